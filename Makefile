@@ -1,0 +1,107 @@
+# bk - small tools for PostgreSQL backups.  GNU make; no configure step.
+#
+#   make [all]            build the tools into bin/
+#   make check            unit tests (TAP) and integration tests (bats), via prove
+#   make bench            side-by-side benchmarks (bench/)
+#   make demo             the main job, end to end, on a throwaway database
+#   make deps             install missing build and test dependencies (apt)
+#   make install          PREFIX=/usr/local DESTDIR=
+#   make SANITIZE=1 ...   build with ASan and UBSan
+#   make WERROR=1 ...     warnings are errors (CI)
+
+PREFIX	?= /usr/local
+BINDIR	?= $(PREFIX)/bin
+MANDIR	?= $(PREFIX)/share/man
+PKG_CONFIG ?= pkg-config
+
+CC	?= cc
+CFLAGS	?= -O2 -g
+WARN	= -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+	  -Wpointer-arith -Wformat=2 -Wvla -Wundef
+ifeq ($(WERROR),1)
+WARN	+= -Werror
+endif
+ifeq ($(SANITIZE),1)
+CFLAGS	+= -O1 -fsanitize=address,undefined -fno-sanitize-recover=all \
+	   -fno-omit-frame-pointer
+LDFLAGS	+= -fsanitize=address,undefined
+endif
+BK_CPPFLAGS = -std=c11 -D_GNU_SOURCE -Ilib $(WARN)
+
+# Each tool links only the libraries it needs.
+zlib_CFLAGS	:= $(shell $(PKG_CONFIG) --cflags zlib 2>/dev/null)
+zlib_LIBS	:= $(shell $(PKG_CONFIG) --libs zlib 2>/dev/null || echo -lz)
+
+TOOLS	= bk-gz
+LIBSRC	= $(wildcard lib/*.c)
+LIBOBJ	= $(LIBSRC:.c=.o)
+UNITSRC	= $(wildcard t/unit/*.c)
+UNITBIN	= $(UNITSRC:.c=.t)
+MAN	= $(wildcard man/*.[17])
+
+bk-gz_LIBS = $(zlib_LIBS) -lpthread
+
+all: bin/bk-gz
+
+# Rebuild everything when the flags change (SANITIZE=1, WERROR=1, CC=...).
+FLAGS_NOW = $(CC) $(CFLAGS) $(BK_CPPFLAGS) $(zlib_CFLAGS) $(LDFLAGS)
+.flags: FORCE
+	@echo '$(FLAGS_NOW)' | cmp -s - $@ || echo '$(FLAGS_NOW)' > $@
+
+%.o: %.c .flags
+	$(CC) $(CFLAGS) $(BK_CPPFLAGS) $(zlib_CFLAGS) -MMD -MP -c -o $@ $<
+
+lib/libbk.a: $(LIBOBJ)
+	rm -f $@
+	$(AR) rcs $@ $^
+
+bin/%: bin/%.o lib/libbk.a
+	$(CC) $(LDFLAGS) -o $@ $< lib/libbk.a $($*_LIBS)
+
+t/tap.o: t/tap.c .flags
+	$(CC) $(CFLAGS) $(BK_CPPFLAGS) -It -MMD -MP -c -o $@ $<
+
+t/unit/%.o: t/unit/%.c .flags
+	$(CC) $(CFLAGS) $(BK_CPPFLAGS) $(zlib_CFLAGS) -It -MMD -MP -c -o $@ $<
+
+t/unit/%.t: t/unit/%.o t/tap.o lib/libbk.a
+	$(CC) $(LDFLAGS) -o $@ $< t/tap.o lib/libbk.a $(zlib_LIBS) -lpthread
+
+# The unit tests, then the integration tests; prove prints each summary.
+check: all $(UNITBIN)
+	@command -v prove >/dev/null || { echo 'prove not found: run make deps'; exit 1; }
+	@command -v bats >/dev/null || { echo 'bats not found: run make deps'; exit 1; }
+	@echo '== unit tests'
+	prove $(PROVEFLAGS) $(UNITBIN)
+	@echo '== man pages'
+	mandoc -Tlint -Wwarning $(MAN)
+	@echo '== integration tests'
+	prove $(PROVEFLAGS) --exec 'bats --tap' $(or $(BATS),$(wildcard t/*.bats))
+
+bench: all
+	bench/run
+
+demo: all
+	contrib/demo.sh
+
+deps:
+	.ci/deps
+
+install: all
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man7
+	install -m 755 $(addprefix bin/,$(TOOLS)) $(DESTDIR)$(BINDIR)
+	install -m 644 $(filter %.1,$(MAN)) $(DESTDIR)$(MANDIR)/man1
+	install -m 644 $(filter %.7,$(MAN)) $(DESTDIR)$(MANDIR)/man7
+
+uninstall:
+	rm -f $(addprefix $(DESTDIR)$(BINDIR)/,$(TOOLS))
+	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man1/,$(notdir $(filter %.1,$(MAN))))
+	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man7/,$(notdir $(filter %.7,$(MAN))))
+
+clean:
+	rm -f bin/*.o bin/*.d lib/*.o lib/*.d lib/libbk.a t/*.o t/*.d \
+	    t/unit/*.o t/unit/*.d t/unit/*.t .flags $(addprefix bin/,$(TOOLS))
+
+.PHONY: all check bench demo deps install uninstall clean FORCE
+.SECONDARY:
+-include $(wildcard bin/*.d lib/*.d t/*.d t/unit/*.d)

@@ -1,0 +1,75 @@
+/* err.c - errors returned by the library. */
+#include <stdio.h>
+#include <string.h>
+
+#include "err.h"
+
+static void
+vset(struct bk_err *err, const char *fmt, va_list ap)
+{
+	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+}
+
+int
+bk_err_set(struct bk_err *err, int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err == NULL)
+		return -1;
+	err->code = code;
+	err->sys = 0;
+	va_start(ap, fmt);
+	vset(err, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+int
+bk_err_sys(struct bk_err *err, int code, int errnum, const char *fmt, ...)
+{
+	va_list ap;
+	size_t n;
+
+	if (err == NULL)
+		return -1;
+	err->code = code;
+	err->sys = errnum;
+	va_start(ap, fmt);
+	vset(err, fmt, ap);
+	va_end(ap);
+	n = strlen(err->msg);
+	if (n < sizeof(err->msg))
+		snprintf(err->msg + n, sizeof(err->msg) - n, ": %s",
+		    strerror(errnum));
+	return -1;
+}
+
+void
+bk_err_clear(struct bk_err *err)
+{
+	if (err == NULL)
+		return;
+	err->code = 0;
+	err->sys = 0;
+	err->msg[0] = '\0';
+}
+
+int
+bk_err_prefix(struct bk_err *err, const char *fmt, ...)
+{
+	char old[BK_ERR_MSGMAX];
+	va_list ap;
+	size_t n;
+
+	if (err == NULL)
+		return -1;
+	memcpy(old, err->msg, sizeof(old));
+	va_start(ap, fmt);
+	vset(err, fmt, ap);
+	va_end(ap);
+	n = strlen(err->msg);
+	if (n < sizeof(err->msg))
+		snprintf(err->msg + n, sizeof(err->msg) - n, ": %s", old);
+	return -1;
+}

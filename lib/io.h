@@ -1,0 +1,43 @@
+/*
+ * io.h - full read and write loops.
+ *
+ * read(2) and write(2) may transfer less than asked and may be interrupted;
+ * these loops hide both.  A write to a reader that went away fails with
+ * err->sys == EPIPE (SIGPIPE is ignored by bk_cli_init()), which tools
+ * treat as a quiet failure.
+ */
+#ifndef BK_IO_H
+#define BK_IO_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "err.h"
+
+/*
+ * Read up to n bytes from fd into buf, looping over short reads and EINTR
+ * until n bytes are read or end of file.  Returns the number of bytes read
+ * (less than n only at end of file), or -1 with err filled (BK_EXIT_RUNTIME;
+ * what names the stream in the message).
+ */
+ssize_t	bk_io_read_full(int fd, void *buf, size_t n, const char *what,
+	    struct bk_err *err);
+
+/*
+ * Write all n bytes of buf to fd, looping over short writes and EINTR.
+ * Returns 0, or -1 with err filled (err->sys is the errno, EPIPE when the
+ * reader went away).
+ */
+int	bk_io_write_all(int fd, const void *buf, size_t n, const char *what,
+	    struct bk_err *err);
+
+/*
+ * Close fd and report a failure (a close(2) error can be the first sign
+ * of a failed write on some filesystems).  Returns 0 or -1 with err.
+ */
+int	bk_io_close(int fd, const char *what, struct bk_err *err);
+
+/* Return 1 if fd is an anonymous pipe or a FIFO, 0 otherwise. */
+int	bk_io_is_fifo(int fd);
+
+#endif
