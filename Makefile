@@ -29,27 +29,34 @@ endif
 BK_CPPFLAGS = -std=c11 -D_GNU_SOURCE -Ilib $(WARN)
 
 # Each tool links only the libraries it needs.
-zlib_CFLAGS	:= $(shell $(PKG_CONFIG) --cflags zlib 2>/dev/null)
-zlib_LIBS	:= $(shell $(PKG_CONFIG) --libs zlib 2>/dev/null || echo -lz)
+pc_cflags = $(shell $(PKG_CONFIG) --cflags $(1) 2>/dev/null)
+pc_libs = $(shell $(PKG_CONFIG) --libs $(1) 2>/dev/null || echo $(2))
+zlib_LIBS	:= $(call pc_libs,zlib,-lz)
+crypto_LIBS	:= $(call pc_libs,libcrypto,-lcrypto)
+pq_LIBS		:= $(call pc_libs,libpq,-lpq)
+PKG_CFLAGS	:= $(call pc_cflags,zlib libcrypto libpq)
+ALL_LIBS	= $(zlib_LIBS) $(crypto_LIBS) $(pq_LIBS) -lpthread
 
-TOOLS	= bk-gz
+TOOLS	= $(patsubst bin/%.c,%,$(wildcard bin/bk-*.c))
 LIBSRC	= $(wildcard lib/*.c)
 LIBOBJ	= $(LIBSRC:.c=.o)
 UNITSRC	= $(wildcard t/unit/*.c)
 UNITBIN	= $(UNITSRC:.c=.t)
 MAN	= $(wildcard man/*.[17])
 
-bk-gz_LIBS = $(zlib_LIBS) -lpthread
+bk-gz_LIBS	= $(zlib_LIBS) -lpthread
+bk-crypt_LIBS	= $(crypto_LIBS)
+bk-dump_LIBS	= $(pq_LIBS)
 
-all: bin/bk-gz
+all: $(addprefix bin/,$(TOOLS))
 
 # Rebuild everything when the flags change (SANITIZE=1, WERROR=1, CC=...).
-FLAGS_NOW = $(CC) $(CFLAGS) $(BK_CPPFLAGS) $(zlib_CFLAGS) $(LDFLAGS)
+FLAGS_NOW = $(CC) $(CFLAGS) $(BK_CPPFLAGS) $(PKG_CFLAGS) $(LDFLAGS)
 .flags: FORCE
 	@echo '$(FLAGS_NOW)' | cmp -s - $@ || echo '$(FLAGS_NOW)' > $@
 
 %.o: %.c .flags
-	$(CC) $(CFLAGS) $(BK_CPPFLAGS) $(zlib_CFLAGS) -MMD -MP -c -o $@ $<
+	$(CC) $(CFLAGS) $(BK_CPPFLAGS) $(PKG_CFLAGS) -MMD -MP -c -o $@ $<
 
 lib/libbk.a: $(LIBOBJ)
 	rm -f $@
@@ -62,15 +69,16 @@ t/tap.o: t/tap.c .flags
 	$(CC) $(CFLAGS) $(BK_CPPFLAGS) -It -MMD -MP -c -o $@ $<
 
 t/unit/%.o: t/unit/%.c .flags
-	$(CC) $(CFLAGS) $(BK_CPPFLAGS) $(zlib_CFLAGS) -It -MMD -MP -c -o $@ $<
+	$(CC) $(CFLAGS) $(BK_CPPFLAGS) $(PKG_CFLAGS) -It -MMD -MP -c -o $@ $<
 
 t/unit/%.t: t/unit/%.o t/tap.o lib/libbk.a
-	$(CC) $(LDFLAGS) -o $@ $< t/tap.o lib/libbk.a $(zlib_LIBS) -lpthread
+	$(CC) $(LDFLAGS) -o $@ $< t/tap.o lib/libbk.a $(ALL_LIBS)
 
 # The unit tests, then the integration tests; prove prints each summary.
-check: all $(UNITBIN)
-	@command -v prove >/dev/null || { echo 'prove not found: run make deps'; exit 1; }
-	@command -v bats >/dev/null || { echo 'bats not found: run make deps'; exit 1; }
+# Missing dependencies are installed first (make deps), so that
+# "make check" works on a fresh machine on its own.
+check: deps
+	@$(MAKE) --no-print-directory all $(UNITBIN)
 	@echo '== unit tests'
 	prove $(PROVEFLAGS) $(UNITBIN)
 	@echo '== man pages'
@@ -78,14 +86,16 @@ check: all $(UNITBIN)
 	@echo '== integration tests'
 	prove $(PROVEFLAGS) --exec 'bats --tap' $(or $(BATS),$(wildcard t/*.bats))
 
-bench: all
+bench: deps
+	@$(MAKE) --no-print-directory all
 	bench/run
 
-demo: all
+demo: deps
+	@$(MAKE) --no-print-directory all
 	contrib/demo.sh
 
 deps:
-	.ci/deps
+	@.ci/deps
 
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man7

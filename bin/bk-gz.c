@@ -169,8 +169,6 @@ main(int argc, char **argv)
 	return bk_run_end(&run, rc < 0 ? &err : NULL);
 
 usage:
-	bk_cli_usage(usage, "%s", err.msg);
-	/* The message is printed: end the run without printing it again. */
-	err.msg[0] = '\0';
+	run.usage = usage;
 	return bk_run_end(&run, &err);
 }

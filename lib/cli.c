@@ -49,6 +49,20 @@ bk_msg(const char *fmt, ...)
 }
 
 void
+bk_warn(const char *fmt, ...)
+{
+	char line[900];
+	va_list ap;
+
+	if (bk_verbose < 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	bk_msg("warning: %s", line);
+}
+
+void
 bk_info(const char *fmt, ...)
 {
 	va_list ap;

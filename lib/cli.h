@@ -29,6 +29,9 @@ void	bk_cli_init(const char *progname);
 /* Print "prog: <message>\n" on stderr (always, even under -q). */
 void	bk_msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* Print "prog: warning: <message>\n" on stderr, unless -q. */
+void	bk_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 /* Print "prog: <message>\n" on stderr only with -v. */
 void	bk_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

@@ -39,9 +39,12 @@ bk_err_sys(struct bk_err *err, int code, int errnum, const char *fmt, ...)
 	vset(err, fmt, ap);
 	va_end(ap);
 	n = strlen(err->msg);
-	if (n < sizeof(err->msg))
-		snprintf(err->msg + n, sizeof(err->msg) - n, ": %s",
-		    strerror(errnum));
+	if (n + 2 < sizeof(err->msg)) {
+		memcpy(err->msg + n, ": ", 2);
+		n += 2;
+		strncpy(err->msg + n, strerror(errnum), sizeof(err->msg) - n - 1);
+		err->msg[sizeof(err->msg) - 1] = '\0';
+	}
 	return -1;
 }
 
@@ -69,7 +72,12 @@ bk_err_prefix(struct bk_err *err, const char *fmt, ...)
 	vset(err, fmt, ap);
 	va_end(ap);
 	n = strlen(err->msg);
-	if (n < sizeof(err->msg))
-		snprintf(err->msg + n, sizeof(err->msg) - n, ": %s", old);
+	/* Truncation is fine: the message is cut at BK_ERR_MSGMAX. */
+	if (n + 2 < sizeof(err->msg)) {
+		memcpy(err->msg + n, ": ", 2);
+		n += 2;
+		strncpy(err->msg + n, old, sizeof(err->msg) - n - 1);
+		err->msg[sizeof(err->msg) - 1] = '\0';
+	}
 	return -1;
 }

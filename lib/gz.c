@@ -37,7 +37,7 @@ void
 bk_gz_opts_init(struct bk_gz_opts *o)
 {
 	memset(o, 0, sizeof(*o));
-	o->level = Z_DEFAULT_COMPRESSION == -1 ? 6 : Z_DEFAULT_COMPRESSION;
+	o->level = 6;
 	o->threads = bk_cli_ncpu();
 	o->block = BK_GZ_BLOCK_DEFAULT;
 	o->in = 0;

@@ -25,8 +25,7 @@ struct bk_progress;
  * with err.  A BK_SEAL_FAILED state stops the stream unfinished: nothing
  * more is written and the call fails with BK_EXIT_UPSTREAM.
  */
-typedef int (*bk_gz_eof_fn)(void *arg, enum bk_seal_state *state,
-	    struct bk_err *err);
+typedef bk_seal_eof_fn bk_gz_eof_fn;
 
 struct bk_gz_opts {
 	int		 level;		/* 1-9 */

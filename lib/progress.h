@@ -39,8 +39,8 @@ void	bk_progress_end(struct bk_progress *p);
 
 /*
  * Format the meter's line for done bytes after elapsed seconds into buf
- * (no \r or newline): "1.50 GiB  123.4 MiB/s  0:12" or, with a total,
- * "1.50 GiB / 3.00 GiB  50%  123.4 MiB/s  0:12  ETA 0:12".
+ * (no \r or newline): "1.5 GiB  123 MiB/s  0:12" or, with a total,
+ * "1.5 GiB / 3 GiB   50%  128 MiB/s  0:12  ETA 0:12".
  */
 void	bk_progress_format(char *buf, size_t size, uint64_t done,
 	    uint64_t total, double elapsed);

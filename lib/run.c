@@ -22,7 +22,7 @@ bk_run_start(struct bk_run *r, const char *tool)
 	r->upstream = BK_SEAL_NONE;
 	r->closes_stdout = 1;
 	if (bk_seal_register(&r->seal, 1, &err) < 0)
-		bk_msg("warning: %s (output not sealed)", err.msg);
+		bk_warn("%s (output not sealed)", err.msg);
 }
 
 int
@@ -33,7 +33,7 @@ bk_run_at_eof(void *arg, enum bk_seal_state *state, struct bk_err *err)
 
 	(void)err;
 	if (bk_seal_upstream(0, state, &e) < 0)
-		bk_msg("warning: %s (input taken as unsealed)", e.msg);
+		bk_warn("%s (input taken as unsealed)", e.msg);
 	r->upstream = *state;
 	return 0;
 }
@@ -51,12 +51,15 @@ bk_run_end(struct bk_run *r, const struct bk_err *err)
 	if (err != NULL && fin.code == 0)
 		fin.code = BK_EXIT_RUNTIME;
 	code = fin.code;
-	if (code != 0)
+	if (code != 0) {
 		bk_cli_fail(&fin);
+		if (code == BK_EXIT_USAGE && r->usage != NULL)
+			bk_cli_usage(r->usage, NULL);
+	}
 
 	out = bk_seal_pass(r->upstream, code == 0);
 	if (bk_seal_finish(&r->seal, out, &e) < 0)
-		bk_msg("warning: %s", e.msg);
+		bk_warn("%s", e.msg);
 	/* The downstream may see end of file from here on. */
 	if (r->closes_stdout && bk_io_close(1, "output", &e) < 0 &&
 	    code == 0) {
@@ -80,6 +83,6 @@ bk_run_end(struct bk_run *r, const struct bk_err *err)
 	rec.sha256 = r->sha256;
 	rec.error = code != 0 ? fin.msg : NULL;
 	if (bk_journal_env(&rec, &e) < 0)
-		bk_msg("warning: %s", e.msg);
+		bk_warn("%s", e.msg);
 	return code;
 }

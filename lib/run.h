@@ -31,6 +31,7 @@ struct bk_run {
 	const char		*destination;	/* for the journal */
 	const char		*sha256;	/* for the journal */
 	int			 closes_stdout;	/* 1: close fd 1 at the end */
+	const char		*usage;		/* printed after a usage error */
 };
 
 /*
@@ -49,7 +50,8 @@ void	bk_run_start(struct bk_run *r, const char *tool);
 int	bk_run_at_eof(void *r, enum bk_seal_state *state, struct bk_err *err);
 
 /*
- * Finish the run: print err if not NULL (quietly for EPIPE), journal it,
+ * Finish the run: print err if not NULL (quietly for EPIPE; followed by
+ * the "usage:" line r->usage for a usage error), journal it,
  * record the seal outcome (ok, unsealed, or failed when err is set) and
  * close stdout, checking for a late write error.  Returns the exit
  * status: 0, or err->code.

@@ -73,6 +73,15 @@ int	bk_seal_finish(struct bk_seal *s, enum bk_seal_state outcome,
 int	bk_seal_upstream(int fd, enum bk_seal_state *state, struct bk_err *err);
 
 /*
+ * An end-of-input hook: the stream code calls it when its input ends,
+ * before it writes the clean ending of its format, to learn how the
+ * upstream ended (fill *state, return 0; or -1 with err).  See
+ * bk_run_at_eof() in run.h.
+ */
+typedef int (*bk_seal_eof_fn)(void *arg, enum bk_seal_state *state,
+	    struct bk_err *err);
+
+/*
  * The state a stage should record for its downstream: BK_SEAL_FAILED if
  * it failed itself or its upstream failed, BK_SEAL_UNSEALED if its
  * upstream was unsealed, BK_SEAL_OK otherwise.
