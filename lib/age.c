@@ -679,27 +679,34 @@ seal_item(void *arg, size_t i, unsigned slot)
 	    b->out + i * ENC_CHUNK) < 0;
 }
 
-/* Seal n bytes of plaintext (at most BATCH chunks; n == 0 gives one
- * empty chunk) into out, the last chunk final if last is set.  Returns
- * the ciphertext length, or -1. */
-static ssize_t
-seal_chunks(struct bk_par *par, struct batch *b, uint64_t *counter,
+/* Start sealing n bytes of plaintext (at most BATCH chunks; n == 0
+ * gives one empty chunk) into out on the helper threads, the last chunk
+ * final if last is set. */
+static void
+seal_begin(struct bk_par *par, struct batch *b, uint64_t counter,
     const unsigned char *in, size_t n, int last, unsigned char *out)
 {
-	size_t i;
-
 	b->in = in;
 	b->out = out;
 	b->n = n;
 	b->items = n == 0 ? 1 : (n + BK_AGE_CHUNK - 1) / BK_AGE_CHUNK;
-	b->base = *counter;
+	b->base = counter;
 	b->last = last;
-	bk_par_run(par, seal_item, b, b->items);
+	bk_par_start(par, seal_item, b, b->items);
+}
+
+/* Wait for the batch; the ciphertext length, or -1. */
+static ssize_t
+seal_end(struct bk_par *par, struct batch *b, uint64_t *counter)
+{
+	size_t i;
+
+	bk_par_wait(par);
 	for (i = 0; i < b->items; i++)
 		if (b->bad[i])
 			return -1;
 	*counter += b->items;
-	return (ssize_t)(n + b->items * TAG);
+	return (ssize_t)(b->n + b->items * TAG);
 }
 
 static void
@@ -722,10 +729,11 @@ batch_free(struct batch *b)
 		EVP_CIPHER_CTX_free(b->c[i]);
 }
 
-/* Cipher contexts and threads for o.  Returns 0, or -1 with err. */
+/* Cipher contexts and threads for o, plus extra threads (for a caller
+ * busy with I/O).  Returns 0, or -1 with err. */
 static int
 batch_init(struct batch *b, struct bk_par *par, const struct bk_age_opts *o,
-    struct bk_err *err)
+    unsigned extra, struct bk_err *err)
 {
 	unsigned i, n = o->threads;
 
@@ -734,7 +742,7 @@ batch_init(struct batch *b, struct bk_par *par, const struct bk_age_opts *o,
 		n = bk_cli_ncpu();
 	if (n > 4)
 		n = 4;	/* the pipe, not the cipher, is the limit by then */
-	if (bk_par_init(par, n, err) < 0)
+	if (bk_par_init(par, n + extra, err) < 0)
 		return -1;
 	for (i = 0; i < par->threads; i++)
 		if ((b->c[i] = EVP_CIPHER_CTX_new()) == NULL) {
@@ -752,26 +760,30 @@ bk_age_encrypt(const struct bk_age_opts *o,
     struct bk_err *err)
 {
 	unsigned char fk[FILE_KEY], nonce[16], pkey[32];
-	unsigned char *in = NULL, *out = NULL;
+	unsigned char *in[2] = { NULL, NULL }, *out[2] = { NULL, NULL };
 	struct text h = { NULL, 0, 0 };
 	struct wr w = { o->out, o->armor, { 0 }, 0, 0 };
 	struct bk_par par;
 	struct batch *b = NULL;
-	int par_up = 0;
 	uint64_t counter = 0;
-	size_t have = 0, room;
+	size_t have, pending = 0;
 	ssize_t n, m;
-	int rc = -1;
+	int rc = -1, par_up = 0, cur = 0, i;
 
 	memset(st, 0, sizeof(*st));
-	in = malloc(BATCH * BK_AGE_CHUNK);
-	out = malloc(BATCH * ENC_CHUNK);
+	for (i = 0; i < 2; i++) {
+		in[i] = malloc(BATCH * BK_AGE_CHUNK);
+		out[i] = malloc(BATCH * ENC_CHUNK);
+	}
 	b = malloc(sizeof(*b));
-	if (in == NULL || out == NULL || b == NULL) {
+	if (in[0] == NULL || in[1] == NULL || out[0] == NULL ||
+	    out[1] == NULL || b == NULL) {
 		bk_err_sys(err, BK_EXIT_RUNTIME, ENOMEM, "encrypt");
 		goto out;
 	}
-	if (batch_init(b, &par, o, err) < 0)
+	/* The cipher runs on helper threads while this one reads the next
+	 * batch and writes the last one. */
+	if (batch_init(b, &par, o, 1, err) < 0)
 		goto out;
 	par_up = 1;
 	if (RAND_bytes(fk, FILE_KEY) != 1 || RAND_bytes(nonce, 16) != 1) {
@@ -784,36 +796,51 @@ bk_age_encrypt(const struct bk_age_opts *o,
 		bk_err_set(err, BK_EXIT_RUNTIME, "encrypt: HKDF failed");
 		goto out;
 	}
+	b->key = pkey;
 	if ((o->armor && wr_raw(&w, ARMOR_BEGIN "\n", sizeof(ARMOR_BEGIN),
 	    err) < 0) || wr_put(&w, (unsigned char *)h.p, h.len, err) < 0 ||
 	    wr_put(&w, nonce, 16, err) < 0)
 		goto out;
 
-	/* Keep the last full chunk back until more input shows that it is
-	 * not the final one. */
+	/*
+	 * A full batch may be followed by more input or by none, so its last
+	 * chunk is kept back: it goes to the front of the next batch, and is
+	 * sealed as final only if nothing follows.
+	 */
+	n = bk_io_read_full(o->in, in[cur], BATCH * BK_AGE_CHUNK, "input",
+	    err);
+	if (n < 0)
+		goto out;
+	have = (size_t)n;
 	for (;;) {
-		room = BATCH * BK_AGE_CHUNK - have;
-		n = bk_io_read_full(o->in, in + have, room, "input", err);
-		if (n < 0)
-			goto out;
 		st->in += (uint64_t)n;
 		if (o->progress != NULL)
 			bk_progress_add(o->progress, (uint64_t)n);
-		have += (size_t)n;
-		if ((size_t)n < room)
+		if (have < BATCH * BK_AGE_CHUNK)
 			break;
-		b->key = pkey;
-		m = seal_chunks(&par, b, &counter, in,
-		    (BATCH - 1) * BK_AGE_CHUNK, 0, out);
-		if (m < 0 || wr_put(&w, out, (size_t)m, err) < 0) {
-			if (m < 0)
-				bk_err_set(err, BK_EXIT_RUNTIME,
-				    "encrypt: cipher failed");
+		seal_begin(&par, b, counter, in[cur],
+		    (BATCH - 1) * BK_AGE_CHUNK, 0, out[cur]);
+		if (pending > 0 && wr_put(&w, out[!cur], pending, err) < 0) {
+			bk_par_wait(&par);
 			goto out;
 		}
-		memmove(in, in + (BATCH - 1) * BK_AGE_CHUNK, BK_AGE_CHUNK);
-		have = BK_AGE_CHUNK;
+		memcpy(in[!cur], in[cur] + (BATCH - 1) * BK_AGE_CHUNK,
+		    BK_AGE_CHUNK);
+		n = bk_io_read_full(o->in, in[!cur] + BK_AGE_CHUNK,
+		    (BATCH - 1) * BK_AGE_CHUNK, "input", err);
+		if ((m = seal_end(&par, b, &counter)) < 0) {
+			bk_err_set(err, BK_EXIT_RUNTIME,
+			    "encrypt: cipher failed");
+			goto out;
+		}
+		if (n < 0)
+			goto out;
+		pending = (size_t)m;
+		have = BK_AGE_CHUNK + (size_t)n;
+		cur = !cur;
 	}
+	if (pending > 0 && wr_put(&w, out[!cur], pending, err) < 0)
+		goto out;
 	/* End of input: only a good upstream earns the final chunk. */
 	if (o->at_eof != NULL && o->at_eof(o->at_eof_arg, &st->upstream,
 	    err) < 0)
@@ -823,24 +850,25 @@ bk_age_encrypt(const struct bk_age_opts *o,
 		    "upstream failed: the input is incomplete");
 		goto out;
 	}
-	b->key = pkey;
-	m = seal_chunks(&par, b, &counter, in, have, 1, out);
-	if (m < 0) {
+	seal_begin(&par, b, counter, in[cur], have, 1, out[cur]);
+	if ((m = seal_end(&par, b, &counter)) < 0) {
 		bk_err_set(err, BK_EXIT_RUNTIME, "encrypt: cipher failed");
 		goto out;
 	}
-	if (wr_put(&w, out, (size_t)m, err) < 0 || wr_end(&w, err) < 0)
+	if (wr_put(&w, out[cur], (size_t)m, err) < 0 || wr_end(&w, err) < 0)
 		goto out;
 	rc = 0;
 out:
 	st->out = w.out;
 	OPENSSL_cleanse(fk, sizeof(fk));
 	OPENSSL_cleanse(pkey, sizeof(pkey));
-	if (in != NULL) {
-		OPENSSL_cleanse(in, BATCH * BK_AGE_CHUNK);
-		free(in);
+	for (i = 0; i < 2; i++) {
+		if (in[i] != NULL) {
+			OPENSSL_cleanse(in[i], BATCH * BK_AGE_CHUNK);
+			free(in[i]);
+		}
+		free(out[i]);
 	}
-	free(out);
 	free(h.p);
 	if (par_up) {
 		bk_par_free(&par);
@@ -1658,7 +1686,7 @@ bk_age_decrypt(const struct bk_age_opts *o, const struct bk_age_keyring *k,
 		bk_err_set(err, BK_EXIT_RUNTIME, "HKDF failed");
 		goto out;
 	}
-	if (batch_init(d.b, &d.par, o, err) < 0)
+	if (batch_init(d.b, &d.par, o, 0, err) < 0)
 		goto out;
 	d.b->key = d.key;
 	rc = dec_payload(&d, &r, err);

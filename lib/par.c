@@ -74,7 +74,7 @@ bk_par_init(struct bk_par *p, unsigned threads, struct bk_err *err)
 }
 
 void
-bk_par_run(struct bk_par *p, bk_par_fn fn, void *arg, size_t n)
+bk_par_start(struct bk_par *p, bk_par_fn fn, void *arg, size_t n)
 {
 	pthread_mutex_lock(&p->mu);
 	p->fn = fn;
@@ -85,11 +85,26 @@ bk_par_run(struct bk_par *p, bk_par_fn fn, void *arg, size_t n)
 	p->gen++;
 	pthread_cond_broadcast(&p->cv);
 	pthread_mutex_unlock(&p->mu);
-	drain(p, fn, arg, n, 0);
+	if (p->threads == 1)
+		drain(p, fn, arg, n, 0);
+}
+
+void
+bk_par_wait(struct bk_par *p)
+{
 	pthread_mutex_lock(&p->mu);
 	while (p->busy > 0)
 		pthread_cond_wait(&p->cv, &p->mu);
 	pthread_mutex_unlock(&p->mu);
+}
+
+void
+bk_par_run(struct bk_par *p, bk_par_fn fn, void *arg, size_t n)
+{
+	bk_par_start(p, fn, arg, n);
+	if (p->threads > 1)
+		drain(p, fn, arg, n, 0);
+	bk_par_wait(p);
 }
 
 void

@@ -51,6 +51,16 @@ int	bk_par_init(struct bk_par *p, unsigned threads, struct bk_err *err);
 /* Run fn over items 0..n-1 and return when every item is done. */
 void	bk_par_run(struct bk_par *p, bk_par_fn fn, void *arg, size_t n);
 
+/*
+ * Start fn over items 0..n-1 on the helper threads only, and return at
+ * once: the caller is free for other work (I/O) until bk_par_wait().
+ * Without helpers (threads == 1) the items run here, before returning.
+ */
+void	bk_par_start(struct bk_par *p, bk_par_fn fn, void *arg, size_t n);
+
+/* Wait until the run started by bk_par_start() is done. */
+void	bk_par_wait(struct bk_par *p);
+
 /* Stop and join the helpers. */
 void	bk_par_free(struct bk_par *p);
 
