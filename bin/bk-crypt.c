@@ -178,7 +178,8 @@ passphrase(struct args *a, struct bk_secret *s, struct bk_err *err)
 	if (r < 0)
 		return -1;
 	bk_secret_chomp(s);
-	if (r > 0 && s->len == 0 && s->data != NULL)
+	/* a file or descriptor was named, or the variable was set */
+	if ((a->pfile != NULL || a->pfd >= 0 || r > 0) && s->len == 0)
 		return bk_err_set(err, BK_EXIT_USAGE, "empty passphrase");
 	return 0;
 }
