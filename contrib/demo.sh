@@ -1,0 +1,133 @@
+#!/usr/bin/env bash
+# demo.sh - the main job end to end, on a throwaway PostgreSQL server: back
+# a database up with bk-dump | bk-gz | bk-crypt into a backups directory,
+# test the backup, restore it into a new database with stock tools only
+# (age, gzip, pg_restore), compare the row counts,
+# and show the pipeline seal stop a broken pipeline that a plain shell calls
+# a success.  Every command is printed (+ ...) before it runs.  Cleans up
+# (server stopped, temp dir removed) even on failure; exits non-zero if any
+# step fails.  `make demo` runs it after `make all`; needs `make deps`.
+set -euo pipefail
+
+repo=$(cd "$(dirname "$0")/.." && pwd -P)
+pgserver=$repo/t/pgserver.sh
+for t in bk-dump bk-gz bk-crypt; do
+	[ -x "$repo/bin/$t" ] || { echo "demo: bin/$t: not built (run make)" >&2; exit 1; }
+done
+export PATH="$repo/bin:$PATH"
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/bk-demo.XXXXXX")
+# The server may run as another user (as root: postgres): let it reach pg/.
+chmod 711 "$tmp"
+started=0
+
+cleanup() {
+	local rc=$?
+	cd /
+	echo
+	if [ "$started" -eq 1 ]; then
+		echo "+ $pgserver stop $tmp/pg"
+		"$pgserver" stop "$tmp/pg" || rc=1
+	fi
+	rm -rf "$tmp"
+	if [ "$rc" -eq 0 ]; then
+		echo "demo: ok (cleaned up $tmp)"
+	else
+		echo "demo: FAILED (cleaned up $tmp)" >&2
+	fi
+	exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# say TEXT: a heading.
+say() {
+	printf '\n# %s\n' "$*"
+}
+
+# run CMD: print the shell command, then run it; a failure ends the demo.
+run() {
+	printf '+ %s\n' "$1"
+	if ! eval "$1"; then
+		echo "demo: failed: $1" >&2
+		exit 1
+	fi
+}
+
+# status CMD: print and run a command that is expected to fail; its exit
+# status goes to $st.
+status() {
+	printf '+ %s\n' "$1"
+	set +e
+	eval "$1"
+	st=$?
+	set -e
+	echo "  (exit status $st)"
+}
+
+# rowcounts DB: "table rows" for each table of DB, sorted.
+rowcounts() {
+	psql -X -At -F ' ' -d "$1" -c "
+	    SELECT c.relname, (xpath('/row/n/text()', query_to_xml(
+	        format('SELECT count(*) AS n FROM %I.%I', n.nspname, c.relname),
+	        false, true, '')))[1]::text
+	    FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+	    WHERE c.relkind = 'r' AND n.nspname = 'public' ORDER BY 1"
+}
+
+cd "$tmp"
+echo "demo: working in $tmp with $(bk-gz -V)"
+
+say "a throwaway PostgreSQL server (t/pgserver.sh)"
+printf '+ %s\n' "$pgserver start pg"
+started=1 # stop is safe on a half-started server too
+env=$("$pgserver" start pg)
+# shellcheck disable=SC1090
+. "$env"
+export PATH="$BK_PG_BINDIR:$PATH"
+echo "  PGHOST=$PGHOST PGPORT=$PGPORT PGUSER=$PGUSER"
+
+say "sample data: pgbench -i -s 1 and a small table"
+run "createdb demo"
+run "pgbench -i -s 1 -q demo 2>&1 | tail -n 1"
+run "psql -X -q -v ON_ERROR_STOP=1 -d demo -c \"CREATE TABLE notes (id serial PRIMARY KEY, body text, meta jsonb, at timestamptz DEFAULT now())\""
+run "psql -X -q -v ON_ERROR_STOP=1 -d demo -c \"INSERT INTO notes (body, meta) SELECT 'note ' || i || ': ünïcödé', jsonb_build_object('n', i) FROM generate_series(1, 1000) i\""
+
+say "keys: the database host needs only the recipient; keep the identity elsewhere"
+run "bk-crypt --keygen -o identity.txt"
+run "bk-crypt --to-recipient -i identity.txt > recipients.txt"
+run "cat recipients.txt"
+
+say "the backup: bk-dump | bk-gz | bk-crypt into a backups directory"
+file=backups/demo-$(date -u +%Y%m%dT%H%M%SZ).dump.gz.age
+run "mkdir -p backups"
+run "bk-dump demo | bk-gz | bk-crypt -R recipients.txt > $file"
+run "ls -l backups"
+
+say "test it: decrypt and check every gzip CRC-32 and length"
+run "bk-crypt -d -i identity.txt < $file | bk-gz -t && echo 'decrypts, gzip layer: ok'"
+
+say "restore it into a new database with stock tools only: age, gzip, pg_restore"
+run "createdb restored"
+run "age -d -i identity.txt $file | gzip -dc | pg_restore -d restored"
+
+say "compare row counts (rowcounts DB: one 'table rows' line per table)"
+run "rowcounts demo > demo.counts"
+run "rowcounts restored > restored.counts"
+run "cat restored.counts"
+run "diff demo.counts restored.counts && echo 'row counts match'"
+
+say "the seal: a failing upstream must not look like a success"
+run "bk-dump --format plain demo | bk-gz > backups/plain.sql.gz"
+half=$(($(wc -c <backups/plain.sql.gz) / 2))
+run "head -c $half backups/plain.sql.gz > backups/truncated.sql.gz"
+echo "# with gzip, sh reports the last stage only: a truncated copy, status 0"
+status "sh -c 'gzip -dc < backups/truncated.sql.gz | gzip > backups/copy1.sql.gz'"
+[ "$st" -eq 0 ] || { echo "demo: expected gzip's pipeline to report 0" >&2; exit 1; }
+echo "# with bk-gz, the downstream sees the upstream failed and exits 4,"
+echo "# leaving its output without a gzip trailer"
+status "sh -c 'bk-gz -d < backups/truncated.sql.gz | bk-gz > backups/copy2.sql.gz'"
+[ "$st" -eq 4 ] || { echo "demo: expected exit status 4, got $st" >&2; exit 1; }
+status "gzip -t backups/copy2.sql.gz"
+[ "$st" -ne 0 ] || { echo "demo: expected gzip -t to refuse copy2" >&2; exit 1; }
