@@ -34,8 +34,12 @@ pc_libs = $(shell $(PKG_CONFIG) --libs $(1) 2>/dev/null || echo $(2))
 zlib_LIBS	:= $(call pc_libs,zlib,-lz)
 crypto_LIBS	:= $(call pc_libs,libcrypto,-lcrypto)
 pq_LIBS		:= $(call pc_libs,libpq,-lpq)
-PKG_CFLAGS	:= $(call pc_cflags,zlib libcrypto libpq)
-ALL_LIBS	= $(zlib_LIBS) $(crypto_LIBS) $(pq_LIBS) -lpthread
+curl_LIBS	:= $(call pc_libs,libcurl,-lcurl)
+expat_LIBS	:= $(call pc_libs,expat,-lexpat)
+PKG_CFLAGS	:= $(call pc_cflags,zlib libcrypto libpq libcurl expat)
+ALL_LIBS	= $(zlib_LIBS) $(crypto_LIBS) $(pq_LIBS) $(curl_LIBS) \
+		  $(expat_LIBS) -lpthread
+S3_LIBS		= $(curl_LIBS) $(expat_LIBS) $(crypto_LIBS) -lpthread
 
 TOOLS	= $(patsubst bin/%.c,%,$(wildcard bin/bk-*.c))
 LIBSRC	= $(wildcard lib/*.c)
@@ -47,6 +51,9 @@ MAN	= $(wildcard man/*.[17])
 bk-gz_LIBS	= $(zlib_LIBS) -lpthread
 bk-crypt_LIBS	= $(crypto_LIBS)
 bk-dump_LIBS	= $(pq_LIBS)
+bk-s3put_LIBS	= $(S3_LIBS)
+bk-s3get_LIBS	= $(S3_LIBS)
+bk-s3ls_LIBS	= $(S3_LIBS)
 
 all: $(addprefix bin/,$(TOOLS))
 

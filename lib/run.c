@@ -1,5 +1,6 @@
 /* run.c - the life of one tool run. */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -50,6 +51,10 @@ bk_run_end(struct bk_run *r, const struct bk_err *err)
 		fin = *err;
 	if (err != NULL && fin.code == 0)
 		fin.code = BK_EXIT_RUNTIME;
+	/* What the tool printed with stdio goes out before the seal can
+	 * say ok; a failure to write it is the run's failure. */
+	if (fflush(stdout) != 0 && fin.code == 0)
+		bk_err_sys(&fin, BK_EXIT_RUNTIME, errno, "output");
 	code = fin.code;
 	if (code != 0) {
 		bk_cli_fail(&fin);

@@ -1,0 +1,127 @@
+/* s3.c - unit tests for lib/s3 and lib/s3put: locations, error documents,
+ * backoff, times, the part size schedule. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "s3.h"
+#include "s3put.h"
+#include "tap.h"
+
+static void
+loc(const char *url, int want, const char *bucket, const char *key)
+{
+	struct bk_s3_loc l;
+	struct bk_err e;
+	int rc = bk_s3_loc_parse(&l, url, &e);
+
+	if (want == 0)
+		ok(rc == 0 && strcmp(l.bucket, bucket) == 0 &&
+		    strcmp(l.key, key) == 0, "%s -> %s + \"%s\"", url, bucket,
+		    key);
+	else
+		ok(rc < 0 && e.code == BK_EXIT_USAGE, "%s refused: %s", url,
+		    rc < 0 ? e.msg : "accepted");
+	if (rc == 0)
+		bk_s3_loc_free(&l);
+}
+
+int
+main(void)
+{
+	struct bk_s3_resp r;
+	struct bk_s3put_opts o;
+	unsigned seed = 42, i;
+	double d, max = 0;
+	time_t t;
+	uint64_t total;
+	const char *doc = "<?xml version=\"1.0\"?><Error><Code>SlowDown</Code>"
+	    "<Message>Please reduce your request rate.</Message><Resource>/b"
+	    "</Resource><RequestId>4442587FB7D0A2F9</RequestId></Error>";
+
+	plan(28);
+	loc("s3://bucket/a/b.dump", 0, "bucket", "a/b.dump");
+	loc("s3://bucket", 0, "bucket", "");
+	loc("s3://bucket/", 0, "bucket", "");
+	loc("s3://my.bucket-1/a b+c%20/caf\xc3\xa9//x", 0, "my.bucket-1",
+	    "a b+c%20/caf\xc3\xa9//x");
+	loc("s3://ab/k", -1, NULL, NULL);
+	loc("s3://Bucket/k", -1, NULL, NULL);
+	loc("s3://bu/cket/k", -1, NULL, NULL);
+	loc("http://bucket/k", -1, NULL, NULL);
+	loc("s3://bucket/a\nb", -1, NULL, NULL);
+
+	memset(&r, 0, sizeof(r));
+	ok(bk_s3_parse_error(doc, strlen(doc), &r) == 1 &&
+	    strcmp(r.code, "SlowDown") == 0 &&
+	    strcmp(r.message, "Please reduce your request rate.") == 0 &&
+	    strcmp(r.request_id, "4442587FB7D0A2F9") == 0,
+	    "an S3 error document: code, message, request id");
+	memset(&r, 0, sizeof(r));
+	ok(bk_s3_parse_error("<CompleteMultipartUploadResult/>", 32, &r) == 0,
+	    "a result document is not an error");
+	ok(bk_s3_parse_error("<html>502 Bad Gateway", 21, &r) == 0 &&
+	    r.code[0] == '\0', "an HTML proxy page is not an error document");
+	ok(bk_s3_parse_error(NULL, 0, &r) == 0, "no body");
+
+	for (i = 0; i < 2000; i++) {
+		d = bk_s3_backoff(i % 12, &seed);
+		if (d < 0 || d > 20.0)
+			break;
+		if (d > max)
+			max = d;
+	}
+	ok(i == 2000 && max > 10, "backoff stays in [0, 20] s with full "
+	    "jitter (max seen %.2f)", max);
+	seed = 7;
+	for (i = 0, d = 0; i < 1000; i++)
+		d += bk_s3_backoff(0, &seed);
+	ok(d / 1000 > 0.05 && d / 1000 < 0.15, "first backoff averages half "
+	    "of 200 ms (%.3f)", d / 1000);
+
+	ok(bk_s3_parse_time("2026-11-21T02:00:13.000Z", &t) == 0 &&
+	    t == 1795226413, "S3 time with milliseconds (%lld)",
+	    (long long)t);
+	ok(bk_s3_parse_time("2026-11-21T02:00:13Z", &t) == 0 &&
+	    t == 1795226413, "S3 time without");
+	ok(bk_s3_parse_time("2026-11-21T02:00:13", &t) < 0,
+	    "no zone is refused");
+	ok(bk_s3_parse_time("2026-11-21 02:00:13Z", &t) < 0,
+	    "a space is refused");
+	ok(bk_s3_parse_http_date("Sat, 21 Nov 2026 02:00:13 GMT", &t) == 0 &&
+	    t == 1795226413, "an HTTP date");
+	ok(bk_s3_parse_http_date("Sat, 21 Nov 2026 02:00:13 PST", &t) < 0,
+	    "a non-GMT HTTP date is refused");
+
+	/* part sizes */
+	memset(&o, 0, sizeof(o));
+	ok(bk_s3put_part_size(&o, 1) == BK_S3PUT_PART0 &&
+	    bk_s3put_part_size(&o, 1000) == BK_S3PUT_PART0 &&
+	    bk_s3put_part_size(&o, 1001) == 2 * BK_S3PUT_PART0,
+	    "growing parts: 6 MiB for the first 1000, then doubling");
+	for (i = 1, total = 0; i <= BK_S3_PARTS_MAX; i++)
+		total += bk_s3put_part_size(&o, i);
+	ok(total >= (5ULL << 40), "10,000 growing parts hold %.2f TiB "
+	    "(at least 5)", (double)total / (1ULL << 40));
+	ok(bk_s3put_part_size(&o, BK_S3_PARTS_MAX) <= BK_S3_PART_MAX &&
+	    bk_s3put_part_size(&o, BK_S3_PARTS_MAX + 1) == 0 &&
+	    bk_s3put_part_size(&o, 0) == 0,
+	    "no part above 5 GiB; none past 10,000");
+	o.part_size = 16 << 20;
+	ok(bk_s3put_part_size(&o, 1) == (16 << 20) &&
+	    bk_s3put_part_size(&o, 9999) == (16 << 20), "--part-size: fixed");
+	o.part_size = 0;
+	o.expected_size = 100ULL << 30;
+	ok(bk_s3put_part_size(&o, 1) == bk_s3put_part_size(&o, 5000) &&
+	    bk_s3put_part_size(&o, 1) * 9000 >= (100ULL << 30) &&
+	    bk_s3put_part_size(&o, 1) % (1 << 20) == 0,
+	    "--expected-size 100G: one size, whole MiB, fits in 9000 parts "
+	    "(%llu)", (unsigned long long)bk_s3put_part_size(&o, 1));
+	o.expected_size = 1000;
+	ok(bk_s3put_part_size(&o, 1) == BK_S3PUT_PART0,
+	    "a small --expected-size keeps the first size");
+	o.expected_size = 60ULL << 40;
+	ok(bk_s3put_part_size(&o, 1) == BK_S3_PART_MAX,
+	    "a huge --expected-size is capped at 5 GiB");
+	return done_testing();
+}
