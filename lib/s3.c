@@ -2,6 +2,7 @@
  * s3.c - signed S3 requests on libcurl, with retries (see s3.h).
  */
 #include <ctype.h>
+#include <openssl/evp.h>
 #include <curl/curl.h>
 #include <errno.h>
 #include <pthread.h>
@@ -12,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "b64.h"
 #include "cli.h"
 #include "progress.h"
 #include "s3.h"
@@ -1005,5 +1007,164 @@ bk_s3_list_uploads(struct bk_s3 *s, const char *bucket, const char *prefix,
 	rc = 0;
 out:
 	free(d);
+	return rc;
+}
+
+/* --- single operations ---------------------------------------------------- */
+
+int
+bk_s3_head(struct bk_s3 *s, const char *bucket, const char *key,
+    struct bk_s3_resp *r, struct bk_err *err)
+{
+	struct bk_s3_req q;
+
+	memset(&q, 0, sizeof(q));
+	q.method = "HEAD";
+	q.bucket = bucket;
+	q.key = key;
+	q.ok404 = 1;
+	return bk_s3_request(s, &q, r, err);
+}
+
+int
+bk_s3_abort(struct bk_s3 *s, const char *bucket, const char *key,
+    const char *upload_id, struct bk_err *err)
+{
+	struct bk_sigv4_param qp[1] = { { "uploadId", upload_id } };
+	struct bk_s3_req q;
+	struct bk_s3_resp r;
+	int rc;
+
+	memset(&q, 0, sizeof(q));
+	q.method = "DELETE";
+	q.bucket = bucket;
+	q.key = key;
+	q.query = qp;
+	q.nquery = 1;
+	q.ok404 = 1;
+	rc = bk_s3_request(s, &q, &r, err);
+	bk_s3_resp_free(&r);
+	return rc;
+}
+
+/* Append s to b (at *n, cap bytes) with XML's five escapes. */
+static size_t
+xml_escape(char *b, size_t n, size_t cap, const char *s)
+{
+	for (; *s != '\0'; s++) {
+		const char *e = NULL;
+
+		switch (*s) {
+		case '&':  e = "&amp;"; break;
+		case '<':  e = "&lt;"; break;
+		case '>':  e = "&gt;"; break;
+		case '"':  e = "&quot;"; break;
+		case '\'': e = "&apos;"; break;
+		}
+		if (e != NULL) {
+			if (n + strlen(e) < cap)
+				memcpy(b + n, e, strlen(e));
+			n += strlen(e);
+		} else {
+			if (n + 1 < cap)
+				b[n] = *s;
+			n++;
+		}
+	}
+	return n;
+}
+
+struct deldoc {
+	bk_s3_delete_fn	 fn;
+	void		*arg;
+	int		 nfail;
+	char		 key[1100];
+	char		 code[64];
+	char		 msg[256];
+};
+
+static int
+del_elem(void *arg, const char *path, const char *text, size_t len,
+    struct bk_err *err)
+{
+	struct deldoc *d = arg;
+
+	(void)err;
+	if (strcmp(path, "DeleteResult/Error/Key") == 0)
+		snprintf(d->key, sizeof(d->key), "%.*s", (int)len, text);
+	else if (strcmp(path, "DeleteResult/Error/Code") == 0)
+		snprintf(d->code, sizeof(d->code), "%s", text);
+	else if (strcmp(path, "DeleteResult/Error/Message") == 0)
+		snprintf(d->msg, sizeof(d->msg), "%s", text);
+	else if (strcmp(path, "DeleteResult/Error") == 0) {
+		/* Already gone is what we wanted. */
+		if (strcmp(d->code, "NoSuchKey") != 0) {
+			d->nfail++;
+			if (d->fn != NULL)
+				d->fn(d->arg, d->key, d->code, d->msg);
+		}
+		d->key[0] = d->code[0] = d->msg[0] = '\0';
+	}
+	return 0;
+}
+
+int
+bk_s3_delete(struct bk_s3 *s, const char *bucket, const char *const *keys,
+    size_t n, bk_s3_delete_fn failed, void *arg, struct bk_err *err)
+{
+	struct bk_sigv4_param qp[1] = { { "delete", "" } };
+	struct bk_sigv4_header h[1];
+	struct deldoc d;
+	struct bk_s3_req q;
+	struct bk_s3_resp r;
+	unsigned char md5[16];
+	unsigned int ml = 0;
+	char md5b[32], *body;
+	size_t cap = 64, len, i;
+	int rc = -1;
+
+	if (n == 0)
+		return 0;
+	if (n > BK_S3_DELETE_MAX)
+		return bk_err_set(err, BK_EXIT_USAGE, "at most %d keys per "
+		    "DeleteObjects", BK_S3_DELETE_MAX);
+	for (i = 0; i < n; i++)
+		cap += 32 + 6 * strlen(keys[i]);
+	if ((body = malloc(cap)) == NULL)
+		return bk_err_sys(err, BK_EXIT_RUNTIME, ENOMEM, "delete");
+	len = (size_t)snprintf(body, cap, "<Delete><Quiet>true</Quiet>");
+	for (i = 0; i < n; i++) {
+		len += (size_t)snprintf(body + len, cap - len,
+		    "<Object><Key>");
+		len = xml_escape(body, len, cap, keys[i]);
+		len += (size_t)snprintf(body + len, cap - len,
+		    "</Key></Object>");
+	}
+	len += (size_t)snprintf(body + len, cap - len, "</Delete>");
+	/* DeleteObjects requires Content-MD5. */
+	EVP_Digest(body, len, md5, &ml, EVP_md5(), NULL);
+	bk_b64_encode(md5b, md5, 16, 1);
+	h[0].name = "content-md5", h[0].value = md5b;
+	memset(&q, 0, sizeof(q));
+	q.method = "POST";
+	q.bucket = bucket;
+	q.query = qp;
+	q.nquery = 1;
+	q.headers = h;
+	q.nheaders = 1;
+	q.body = body;
+	q.len = len;
+	memset(&d, 0, sizeof(d));
+	d.fn = failed;
+	d.arg = arg;
+	if (bk_s3_request(s, &q, &r, err) == 0) {
+		if (r.body != NULL && bk_xml_parse(r.body, r.len, del_elem, &d,
+		    err) < 0)
+			bk_err_prefix(err, "DeleteObjects s3://%s", bucket);
+		else
+			rc = d.nfail;
+	}
+	bk_s3_resp_free(&r);
+	free(body);
 	return rc;
 }

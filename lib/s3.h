@@ -183,6 +183,32 @@ int	bk_s3_list_uploads(struct bk_s3 *s, const char *bucket,
 	    const char *prefix, bk_s3_uploads_fn fn, void *arg,
 	    struct bk_err *err);
 
+/*
+ * HEAD bucket/key into r (free it with bk_s3_resp_free()).  Returns 0
+ * with r->status 200 or 404, or -1 with err.
+ */
+int	bk_s3_head(struct bk_s3 *s, const char *bucket, const char *key,
+	    struct bk_s3_resp *r, struct bk_err *err);
+
+/*
+ * Delete n keys (at most BK_S3_DELETE_MAX) with one DeleteObjects
+ * request.  A key that does not exist counts as deleted.  Returns the
+ * number of keys the server refused to delete (each reported through
+ * failed(arg, key, code, message) when failed is not NULL; the request
+ * itself succeeded), or -1 with err when the request failed.
+ */
+#define BK_S3_DELETE_MAX	1000
+typedef void	(*bk_s3_delete_fn)(void *arg, const char *key,
+	    const char *code, const char *message);
+int	bk_s3_delete(struct bk_s3 *s, const char *bucket,
+	    const char *const *keys, size_t n, bk_s3_delete_fn failed,
+	    void *arg, struct bk_err *err);
+
+/* Abort the multipart upload id of bucket/key; one that is gone already
+ * (404 NoSuchUpload) counts as aborted.  Returns 0 or -1. */
+int	bk_s3_abort(struct bk_s3 *s, const char *bucket, const char *key,
+	    const char *upload_id, struct bk_err *err);
+
 /* Parse an ISO 8601 time as S3 writes it ("2026-11-21T02:00:13.000Z"). */
 int	bk_s3_parse_time(const char *s, time_t *t);
 
