@@ -16,6 +16,24 @@
  *     waits until every writer has an outcome or is gone; a writer that is
  *     gone without an outcome was killed and counts as failed.
  *
+ * "Gone" is decided by a lock, not by a pid: each writer holds an flock(2)
+ * on its entry from before the entry appears until it has recorded its
+ * outcome (or until it dies: the kernel drops the lock with its last
+ * descriptor).  A lock knows nothing of pid namespaces, recycled pids,
+ * hidden or missing /proc.  Entries written without the lock (by an older
+ * bk, or on a file system without flock) are checked by pid and start
+ * time as seen in /proc.
+ *
+ * Since a bk tool records its outcome before it closes stdout, a writer
+ * still "running" at end of file is one on its way out without an
+ * outcome.  The reader therefore waits only briefly: it polls with a
+ * growing sleep (1 ms up to 64 ms) and gives up after bk_seal_wait_ms,
+ * counting such a writer as failed.  It never waits without a bound.
+ *
+ * A record whose reader is not a bk tool ("bk-gz | gzip -d") is left
+ * behind; writers collect such records once their pipe is gone (see
+ * seal.c).
+ *
  * The run directory is $BK_RUNDIR, else $XDG_RUNTIME_DIR/bk, else
  * /tmp/bk-$UID; it is created with mode 0700 and refused if another user
  * owns it or it is open to others.  The seal covers anonymous pipes (the
@@ -39,9 +57,20 @@ enum bk_seal_state {
 
 struct bk_seal {
 	int	active;			/* registered as a writer */
+	int	fd;			/* the pipe we write */
+	int	lockfd;			/* our locked entry, or -1 */
+	dev_t	dev;			/* the pipe's identity */
+	ino_t	ino;
 	char	path[PATH_MAX];		/* our entry in the record */
 	char	dir[PATH_MAX];		/* the record */
 };
+
+/*
+ * The longest a reader waits, at end of file, for writers that still look
+ * alive but have not recorded an outcome (default 10000 ms).  A variable
+ * so that the tests can shorten it.
+ */
+extern long	bk_seal_wait_ms;
 
 /*
  * Register as a writer of fd (normally 1) if it is an anonymous pipe.
@@ -56,7 +85,9 @@ int	bk_seal_register(struct bk_seal *s, int fd, struct bk_err *err);
 /*
  * Record the outcome (BK_SEAL_OK, BK_SEAL_UNSEALED or BK_SEAL_FAILED) as
  * a writer.  Call after the last byte was written and before closing
- * stdout.  No-op when not registered.  Returns 0 or -1 with err.
+ * stdout.  No-op when not registered.  If the pipe has no reader left
+ * (it exited early), nobody can ever ask: the entry is removed instead,
+ * and the record with it if it is empty.  Returns 0 or -1 with err.
  */
 int	bk_seal_finish(struct bk_seal *s, enum bk_seal_state outcome,
 	    struct bk_err *err);
@@ -96,5 +127,14 @@ const char *bk_seal_name(enum bk_seal_state st);
  * Returns 0, or -1 if the path does not fit.
  */
 int	bk_seal_rundir(char *buf, size_t size, struct bk_err *err);
+
+/*
+ * Parse a /proc/PID/stat line: the pid (field 1), the state letter (field
+ * 3) and the start time in clock ticks since boot (field 22).  The command
+ * name (field 2) may hold blanks and parentheses.  Returns 0, or -1 if
+ * the line is malformed.  Exposed for the tests.
+ */
+int	bk_seal_parse_stat(const char *line, long *pid, char *state,
+	    unsigned long long *start);
 
 #endif

@@ -5,12 +5,14 @@
 
 load helper
 
-# start_chain PIPELINE: run PIPELINE under bash -c in the background (in
-# its own shell, which reaps each stage as it ends, as a user's shell
-# does), bounded by a timeout so that a hang fails instead of blocking.
-# The variables it uses ($T, $FIX, ...) are expanded by that shell.
+# start_chain PIPELINE [SECONDS]: run PIPELINE under bash -c in the
+# background (in its own shell, which reaps each stage as it ends, as a
+# user's shell does), bounded by a timeout (default 90 s) so that a hang
+# fails instead of blocking.  The variables it uses ($T, $FIX, ...) are
+# expanded by that shell.
 start_chain() {
-	timeout 90 bash -c "$1" 3>&- &
+	chain_limit=${2:-90}
+	timeout "$chain_limit" bash -c "$1" 3>&- &
 	chain=$!
 	track "$chain"
 }
@@ -19,7 +21,55 @@ start_chain() {
 finish_chain() {
 	status=0
 	wait "$chain" || status=$?
-	[ "$status" -ne 124 ] || fail "the pipeline hung (killed after 90 s)"
+	[ "$status" -ne 124 ] ||
+	    fail "the pipeline hung (killed after $chain_limit s)"
+}
+
+# A pipeline stage prefix that runs its command, then writes the CPU time
+# (user and system) that the command used to $T/cpu: bash's "times", so
+# that no time(1) is needed.
+CPU='bash -c '\''"$@"; s=$?; times > "$T/cpu"; exit $s'\'' cpu'
+
+# cpu_small WHAT: the command run under $CPU used under a second of CPU
+# (it waits, at most 10 s, asleep: a loop that spins would use about as
+# much CPU as it waits).  No wall-clock threshold.
+cpu_small() {
+	local cpu
+	[ -s "$T/cpu" ] || fail "$1: no CPU time recorded" || return 1
+	cpu=$(awk 'NR == 2 { t = 0
+		for (i = 1; i <= 2; i++) { split($i, a, /[ms]/); t += a[1] * 60 + a[2] }
+		print t }' "$T/cpu")
+	awk -v c="$cpu" 'BEGIN { exit !(c < 1.0) }' ||
+	    fail "$1: the reader used $cpu s of CPU"
+}
+
+# fake_writer PID START STATE: a pipeline stage that writes, for its
+# stdout, the record a bk writer with PID and START (ticks since boot, as
+# in /proc/PID/stat) would have left in state STATE, then exits without
+# writing a byte: what the reader finds after a writer vanished, or one
+# it cannot tell from a live one.
+fake_writer() {
+	printf '%s' "bash -c 'set -e
+	    read -r dev ino < <(stat -L -c \"%d %i\" /proc/\$\$/fd/1)
+	    d=\$(printf \"%s/p%x-%x\" \"\$BK_RUNDIR\" \"\$dev\" \"\$ino\")
+	    mkdir -p -m 0700 \"\$BK_RUNDIR\" \"\$d\"
+	    echo $3 > \"\$d/$1.$2\"'"
+}
+
+# start_time PID: its start time, field 22 of /proc/PID/stat (counted from
+# the last ')', the command name may hold blanks and parentheses).
+start_time() {
+	sed 's/.*) //' "/proc/$1/stat" | cut -d ' ' -f 20
+}
+
+# rundir_has STATE: an entry in the run dir says STATE.
+rundir_has() {
+	grep -qx "$1" "$BK_RUNDIR"/p*/* 2> /dev/null
+}
+
+# in_init_pid_ns: records are checked against /proc only from there.
+in_init_pid_ns() {
+	[ "$(readlink /proc/self/ns/pid)" = "pid:[4026531836]" ]
 }
 
 # victim_pid NAME: the pid saved by fixtures/savepid in $T/NAME.pid.
@@ -386,4 +436,186 @@ unsafe_rundir_works() {
 	mkdir -m 0700 "$BK_RUNDIR"
 	chown nobody "$BK_RUNDIR"
 	unsafe_rundir_works "owned by nobody"
+}
+
+# --- a reader never waits without a bound, never spins --------------------
+
+@test "bk-gz --bogus-option | bk-gz -d: the reader concludes at once, asleep" {
+	for args in --bogus-option "-p 0" "-b 1K" extra-arg; do
+		start_chain 'bk-gz '"$args"' < /dev/null 2> /dev/null |
+		    '"$CPU"' bk-gz -d > "$T/out" 2> "$T/err"' 30
+		finish_chain
+		expect_status 4
+		expect_msg "$(cat "$T/err")" "bk-gz -d after bk-gz $args"
+		cpu_small "bk-gz $args | bk-gz -d"
+	done
+	[ -z "$(rundir_entries)" ] || fail "left in the run dir: $(rundir_entries)"
+}
+
+@test "a writer in a pid namespace without its own /proc, killed: exit 4, no hang" {
+	# The writer's pid in its namespace (1) is, in /proc, the host's init,
+	# alive forever with the very start time the writer read: the reader
+	# must not take it for the writer.
+	flags=
+	if ! unshare -p -f --kill-child true 2> /dev/null; then
+		unshare -r -p -f --kill-child true 2> /dev/null ||
+		    skip "cannot make a pid namespace"
+		flags=-r
+	fi
+	start_chain 'sh -c "sleep 3; exec cat /dev/zero" 2> /dev/null |
+	    "$FIX/savepid" "$T/ns.pid" unshare '"$flags"' -p -f --kill-child bk-gz 2> /dev/null |
+	    '"$CPU"' bk-gz -d > /dev/null 2> "$T/err"' 60
+	pid=$(victim_pid ns)
+	wait_for 30 rundir_has_record
+	kill -9 "$pid"		# unshare; --kill-child takes the writer too
+	finish_chain
+	expect_status 4
+	grep -qi upstream "$T/err" || fail "no mention of upstream: $(cat "$T/err")"
+	cpu_small "reader of a killed writer in a pid namespace"
+	# and a good run through a namespace is sealed and ok
+	mkdata_text "$T/in" 300000 9
+	{
+		unshare $flags -p -f --kill-child bk-gz < "$T/in" 2> /dev/null |
+		    BK_JOURNAL=$T/journal bk-gz -d > "$T/out" 2> "$T/e2"
+		ps=("${PIPESTATUS[@]}")
+	} || true
+	expect_eq "${ps[*]}" "0 0" "unshare bk-gz | bk-gz -d"
+	expect_same "$T/out" "$T/in"
+	expect_empty "$T/e2"
+	if [ -n "$PY" ]; then
+		jcheck "$T/journal" --lines 1 'seal="ok"' ||
+		    fail "the reader's journal: not sealed ok"
+	fi
+}
+
+@test "a writer entry 'running' whose pid is alive with its start time: bounded wait, exit 4" {
+	# What a reader finds when it cannot tell the writer is gone (a pid
+	# namespace, no /proc): it must give up after a while, asleep.
+	sleep 300 &
+	other=$!
+	track "$other"
+	start=$(start_time "$other")
+	start_chain "$(fake_writer "$other" "$start" running) |
+	    $CPU bk-gz -d > /dev/null 2> \"\$T/err\"" 60
+	finish_chain
+	expect_status 4
+	expect_msg "$(cat "$T/err")"
+	cpu_small "reader of a writer that looks alive"
+	kill "$other"
+}
+
+@test "a writer entry 'running' whose pid was recycled (other start time): exit 4 at once" {
+	sleep 300 &
+	other=$!
+	track "$other"
+	start=$(( $(start_time "$other") + 4242 ))
+	start_chain "$(fake_writer "$other" "$start" running) |
+	    $CPU bk-gz -d > /dev/null 2> \"\$T/err\"" 30
+	finish_chain
+	expect_status 4
+	cpu_small "reader, recycled pid"
+	kill "$other"
+	# a "running flock" entry whose lock nobody holds: gone, whatever its
+	# pid says (here: alive, right start time)
+	sleep 300 &
+	other=$!
+	track "$other"
+	start=$(start_time "$other")
+	start_chain "$(fake_writer "$other" "$start" "running flock") |
+	    $CPU bk-gz -d > /dev/null 2> \"\$T/err\"" 30
+	finish_chain
+	expect_status 4
+	cpu_small "reader, lock not held"
+	kill "$other"
+}
+
+@test "a writer entry 'running' whose pid is a zombie: exit 4 at once" {
+	# sh leaves its child "true" unreaped once it has exec'd sleep
+	sh -c 'true & exec sleep 300' &
+	parent=$!
+	track "$parent"
+	wait_for 10 grep -q . "/proc/$parent/task/$parent/children" 2> /dev/null ||
+	    skip "no /proc/PID/task/PID/children"
+	zombie=$(awk '{ print $1 }' "/proc/$parent/task/$parent/children")
+	wait_for 10 grep -q '^State:.*Z' "/proc/$zombie/status"
+	start=$(start_time "$zombie")
+	start_chain "$(fake_writer "$zombie" "$start" running) |
+	    $CPU bk-gz -d > /dev/null 2> \"\$T/err\"" 30
+	finish_chain
+	expect_status 4
+	cpu_small "reader, zombie writer"
+	kill "$parent"
+}
+
+@test "a writer whose command name holds ') (' and blanks: sealed, and seen to die" {
+	mkdir "$T/bin"
+	ln -s "$(command -v bk-gz)" "$T/bin/bk) (gz x"
+	mkdata_text "$T/in" 300000 10
+	{
+		"$T/bin/bk) (gz x" < "$T/in" | bk-gz -d > "$T/out" 2> "$T/e2"
+		ps=("${PIPESTATUS[@]}")
+	} || true
+	expect_eq "${ps[*]}" "0 0" "exit statuses through a writer named 'bk) (gz x'"
+	expect_same "$T/out" "$T/in"
+	start_chain 'sh -c "sleep 3; exec cat /dev/zero" 2> /dev/null |
+	    "$FIX/savepid" "$T/up.pid" "$T/bin/bk) (gz x" |
+	    '"$CPU"' bk-gz -d > /dev/null 2> "$T/err"' 60
+	pid=$(victim_pid up)
+	wait_for 30 rundir_has_record
+	kill -9 "$pid"
+	finish_chain
+	expect_status 4
+	cpu_small "reader of a killed 'bk) (gz x'"
+}
+
+# --- records left behind -----------------------------------------------------
+
+@test "a writer whose reader exited early leaves no record" {
+	mkdata_random "$T/in" $((4 * MiB))
+	{ bk-gz -1 < "$T/in" 2> /dev/null | head -c 100 > /dev/null; } || true
+	[ -z "$(rundir_entries)" ] ||
+	    fail "left in the run dir after bk-gz | head: $(rundir_entries)"
+}
+
+@test "a record whose pipe is gone (reader not a bk tool) is collected by the next writer" {
+	in_init_pid_ns || skip "records are checked against /proc only in the initial pid namespace"
+	mkdata_text "$T/in" 100000 11
+	bk-gz < "$T/in" | cat > /dev/null
+	{ bk-gz --bogus 2> /dev/null | gzip -dc > /dev/null 2>&1; } || true
+	[ "$(find "$BK_RUNDIR" -mindepth 1 -maxdepth 1 | wc -l)" -eq 2 ] ||
+	    fail "expected two records left behind: $(rundir_entries)"
+	# under a minute old: kept
+	bk-gz < "$T/in" | bk-gz -d > "$T/out"
+	[ "$(find "$BK_RUNDIR" -mindepth 1 -maxdepth 1 | wc -l)" -eq 2 ] ||
+	    fail "young records were collected: $(rundir_entries)"
+	find "$BK_RUNDIR" -mindepth 1 -exec touch -d '-5 minutes' {} +
+	bk-gz < "$T/in" | bk-gz -d > "$T/out"
+	expect_same "$T/out" "$T/in"
+	[ -z "$(rundir_entries)" ] ||
+	    fail "records of gone pipes were not collected: $(rundir_entries)"
+}
+
+@test "a late reader still finds the verdict: records of live pipes are never collected" {
+	in_init_pid_ns || skip "records are checked against /proc only in the initial pid namespace"
+	mkdata_text "$T/in" 100000 12
+	for ago in '-5 minutes' '-2 days'; do
+		rm -f "$T/go"
+		# the writer fails at once; its reader starts only on $T/go
+		# (or after a minute, so that nothing is left running)
+		start_chain 'bk-gz --bogus 2> /dev/null |
+		    sh -c "i=0; while [ ! -e \"\$T/go\" ] && [ \$i -lt 1200 ]; do
+			sleep 0.05; i=\$((i + 1)); done
+			exec bk-gz > \"\$T/out.gz\" 2> \"\$T/err\""' 90
+		wait_for 30 rundir_has failed
+		find "$BK_RUNDIR" -mindepth 1 -exec touch -d "$ago" {} +
+		# other writers come and go, collecting
+		bk-gz < "$T/in" | bk-gz -d > "$T/out"
+		bk-gz < "$T/in" | cat > /dev/null
+		touch "$T/go"
+		finish_chain
+		[ "$status" -eq 4 ] || fail "record aged $ago: the late reader" \
+		    "exited $status, expected 4 (the verdict was collected?)"
+		grep -qi upstream "$T/err" ||
+		    fail "record aged $ago: the late reader missed the failure: $(cat "$T/err")"
+	done
 }

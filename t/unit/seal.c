@@ -2,10 +2,12 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -606,6 +608,488 @@ test_forked(void)
 	    "nothing left in the run directory after the readers");
 }
 
+/* ------------------------------------------------------------------ */
+/* Liveness: a reader never waits without a bound, and never spins. */
+
+static double
+cputime(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* A /proc/PID/stat line with the given pid, command, state and start. */
+static void
+stat_line(char *buf, size_t size, long pid, const char *comm, char state,
+    unsigned long long start)
+{
+	snprintf(buf, size, "%ld (%s) %c 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 "
+	    "16 17 18 %llu 23 24 25\n", pid, comm, state, start);
+}
+
+static void
+test_parse_stat(void)
+{
+	static const char *comms[] = { "bk-gz", "a b", "a) (b", ") S 1 2 3",
+	    "x\ny", "(((", "", "9) Z 9 9 9 9 9 9 9 9 9 9 9 9 9 9 9 9 9 9 7" };
+	static const char *labels[] = { "bk-gz", "a b", "a) (b", ") S 1 2 3",
+	    "x<newline>y", "(((", "(empty)", "9) Z 9 9 ... 7" };
+	static const char *bad[] = { "", "abc", "1234 bk-gz S 1 2 3\n",
+	    "1234 (bk-gz) S 1 2 3\n", "-5 (x) S 1 2 3 4 5 6 7 8 9 10 11 12 "
+	    "13 14 15 16 17 18 99 23\n", "1 (x) S 1 2 3 4 5 6 7 8 9 10 11 12 "
+	    "13 14 15 16 17 18 x 23\n", "1 (x)S 1 2 3 4 5 6 7 8 9 10 11 12 "
+	    "13 14 15 16 17 18 99 23\n" };
+	unsigned long long start;
+	char line[512], state;
+	size_t i;
+	long pid;
+	int rc;
+
+	current = "parse stat";
+	for (i = 0; i < sizeof(comms) / sizeof(comms[0]); i++) {
+		stat_line(line, sizeof(line), 4242 + (long)i, comms[i],
+		    i == 2 ? 'Z' : 'S', 123456789012ULL + i);
+		pid = 0;
+		state = '?';
+		start = 0;
+		rc = bk_seal_parse_stat(line, &pid, &state, &start);
+		if (!ok(rc == 0 && pid == 4242 + (long)i &&
+		    state == (i == 2 ? 'Z' : 'S') &&
+		    start == 123456789012ULL + i,
+		    "parse stat: command name \"%s\"", labels[i]))
+			diag("  rc %d, pid %ld, state %c, start %llu", rc,
+			    pid, state, start);
+	}
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		is_int(bk_seal_parse_stat(bad[i], &pid, &state, &start), -1,
+		    "parse stat: malformed line %zu refused", i);
+}
+
+/* pid's start time from /proc (0 if it cannot be read). */
+static unsigned long long
+start_of(long pid)
+{
+	unsigned long long start;
+	char path[64], buf[1024], state;
+	ssize_t n;
+	long got;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
+	if ((fd = open(path, O_RDONLY)) < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	if (bk_seal_parse_stat(buf, &got, &state, &start) < 0)
+		return 0;
+	return start;
+}
+
+/* The record of the pipe fd in the private run directory. */
+static void
+record_of(int fd, char *buf, size_t size)
+{
+	struct stat sb;
+
+	fstat(fd, &sb);
+	snprintf(buf, size, "%s/p%jx-%jx", rundir, (uintmax_t)sb.st_dev,
+	    (uintmax_t)sb.st_ino);
+}
+
+/* Fake a writer's entry in the record of the pipe fd: what a writer that
+ * is gone, or one the reader cannot tell apart, leaves behind. */
+static void
+fake_entry(int fd, long pid, unsigned long long start, const char *text)
+{
+	char dir[PATH_MAX], path[PATH_MAX + 64];
+	int efd;
+
+	record_of(fd, dir, sizeof(dir));
+	mkdir(rundir, 0700);
+	mkdir(dir, 0700);
+	snprintf(path, sizeof(path), "%s/%ld.%llu", dir, pid, start);
+	efd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	if (efd < 0 || write(efd, text, strlen(text)) !=
+	    (ssize_t)strlen(text))
+		ok(0, "fake entry %s", path);
+	if (efd >= 0)
+		close(efd);
+}
+
+/*
+ * A reader at end of file on a pipe whose record holds one fake entry
+ * (pid, start, text): its verdict must be FAILED.  Sets *wall and *cpu:
+ * how long it took, and the CPU time it used meanwhile.
+ */
+static void
+fake_reader(long pid, unsigned long long start, const char *text,
+    const char *what, double *wall, double *cpu)
+{
+	enum bk_seal_state st;
+	struct bk_err e;
+	double t0, c0;
+	int p[2], rc;
+
+	current = what;
+	xpipe(p);
+	fake_entry(p[1], pid, start, text);
+	close(p[1]);
+	t0 = now();
+	c0 = cputime();
+	rc = upstream(p[0], &st, &e);
+	*cpu = cputime() - c0;
+	*wall = now() - t0;
+	close(p[0]);
+	state_is(rc, st, BK_SEAL_FAILED, &e, what);
+}
+
+/* The reader concluded at once: well before the bound, and without
+ * burning CPU. */
+static void
+quick(double wall, double cpu, const char *what)
+{
+	if (!ok(wall < bk_seal_wait_ms / 2000.0,
+	    "%s: concluded without waiting out the bound", what))
+		diag("  took %.3f s, bound %ld ms", wall, bk_seal_wait_ms);
+	ok(cpu < 0.5, "%s: CPU time small (%.3f s)", what, cpu);
+}
+
+/* The reader waited for the bound, then gave up; asleep, not spinning. */
+static void
+bounded(double wall, double cpu, const char *what)
+{
+	ok(wall >= bk_seal_wait_ms / 1000.0 * 0.9,
+	    "%s: waited for the bound (%.3f s)", what, wall);
+	if (!ok(cpu < wall / 4, "%s: slept while waiting, did not spin", what))
+		diag("  CPU %.3f s in %.3f s", cpu, wall);
+}
+
+static void
+test_liveness(void)
+{
+	unsigned long long self_start;
+	enum bk_seal_state st;
+	struct bk_seal s;
+	struct bk_err e;
+	double wall, cpu, t0, c0;
+	char buf[64];
+	pid_t kid;
+	int p[2], ctl[2], rc, status;
+
+	is_int(bk_seal_wait_ms, 10000, "the reader's bound is 10 s");
+	self_start = start_of(getpid());
+	ok(self_start > 0, "our own start time is in /proc (%llu)",
+	    self_start);
+
+	/* Writers that are plainly gone: the reader must not wait for the
+	 * bound.  Make the bound long, so that only a real wait shows. */
+	bk_seal_wait_ms = 15000;
+
+	/* The lock decides, not the pid: a locked-style entry whose lock
+	 * nobody holds names a live process with the right start time (as
+	 * when a writer in a pid namespace without its own /proc recorded
+	 * the host's init). */
+	fake_reader(getpid(), self_start, "running flock\n",
+	    "lock not held, pid alive with its start time", &wall, &cpu);
+	quick(wall, cpu, "lock not held");
+
+	/* A recycled pid: alive, but another start time. */
+	fflush(stdout);
+	if ((kid = fork()) == 0) {
+		pause();
+		_exit(0);
+	}
+	fake_reader(kid, start_of(kid) + 4242, "running\n",
+	    "pid recycled (other start time)", &wall, &cpu);
+	quick(wall, cpu, "pid recycled");
+	kill(kid, SIGKILL);
+	waitpid(kid, NULL, 0);
+
+	/* A zombie: finished, not yet reaped. */
+	if ((kid = fork()) == 0)
+		_exit(0);
+	for (rc = 0; rc < 2000; rc++) {
+		char path[64], line[512], state = '?';
+		unsigned long long x;
+		long y;
+		ssize_t n;
+		int fd;
+
+		snprintf(path, sizeof(path), "/proc/%ld/stat", (long)kid);
+		if ((fd = open(path, O_RDONLY)) < 0)
+			break;
+		n = read(fd, line, sizeof(line) - 1);
+		close(fd);
+		line[n > 0 ? n : 0] = '\0';
+		if (bk_seal_parse_stat(line, &y, &state, &x) == 0 &&
+		    state == 'Z')
+			break;
+		msleep(5);
+	}
+	fake_reader(kid, start_of(kid), "running\n", "writer is a zombie",
+	    &wall, &cpu);
+	quick(wall, cpu, "zombie");
+	waitpid(kid, NULL, 0);
+
+	/* Gone altogether (reaped). */
+	if ((kid = fork()) == 0)
+		_exit(0);
+	waitpid(kid, NULL, 0);
+	fake_reader(kid, 12345, "running\n", "writer reaped", &wall, &cpu);
+	quick(wall, cpu, "reaped");
+
+	/* Writers that look alive: the reader gives up after the bound. */
+	bk_seal_wait_ms = 400;
+
+	/* A plain entry (no lock) naming a live process with its true start
+	 * time: the pid check cannot tell it from a writer. */
+	fake_reader(getpid(), self_start, "running\n",
+	    "plain entry, pid alive with its start time", &wall, &cpu);
+	bounded(wall, cpu, "plain entry, alive");
+
+	/* A writer without /proc (start 0): only kill(2), which cannot
+	 * tell a recycled pid. */
+	fake_reader(getpid(), 0, "running\n", "plain entry, start unknown",
+	    &wall, &cpu);
+	bounded(wall, cpu, "plain entry, start unknown");
+
+	/* A real writer, alive, holding its lock, that closed the pipe and
+	 * never finishes. */
+	current = "writer alive, never finishes";
+	xpipe(p);
+	xpipe(ctl);
+	fflush(stdout);
+	if ((kid = fork()) == 0) {
+		close(p[0]);
+		close(ctl[1]);
+		if (bk_seal_register(&s, p[1], &e) != 0 || !s.active)
+			_exit(WR_NOREG);
+		if (write(p[1], "x", 1) != 1)
+			_exit(91);
+		close(p[1]);
+		if (read(ctl[0], buf, 1) < 0)
+			_exit(92);
+		_exit(0);
+	}
+	close(p[1]);
+	close(ctl[0]);
+	alarm(20);
+	drain(p[0], buf, sizeof(buf));
+	alarm(0);
+	t0 = now();
+	c0 = cputime();
+	rc = upstream(p[0], &st, &e);
+	cpu = cputime() - c0;
+	wall = now() - t0;
+	state_is(rc, st, BK_SEAL_FAILED, &e,
+	    "writer alive with its lock, never finishes");
+	bounded(wall, cpu, "writer alive, never finishes");
+	close(ctl[1]);
+	close(p[0]);
+	waitpid(kid, &status, 0);
+	ok(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	    "that writer registered and ran (status %d)", status);
+
+	bk_seal_wait_ms = 10000;
+	is_int(entries(rundir), 0, "the readers removed every record");
+}
+
+/* A writer whose reader is gone leaves nothing behind. */
+static void
+test_no_reader(void)
+{
+	struct bk_seal s;
+	struct bk_err e;
+	int p[2], rc;
+
+	current = "no reader";
+	xpipe(p);
+	rc = bk_seal_register(&s, p[1], &e);
+	ok(rc == 0 && s.active && exists(s.path),
+	    "no reader: registered (%s)", s.path);
+	close(p[0]);
+	is_int(bk_seal_finish(&s, BK_SEAL_FAILED, &e), 0,
+	    "no reader: finish returns 0");
+	ok(!exists(s.path) && !exists(s.dir),
+	    "no reader: entry and record removed at finish");
+	close(p[1]);
+	is_int(entries(rundir), 0, "no reader: nothing left");
+}
+
+/* Is this process in the initial pid namespace? */
+static int
+init_pid_ns(void)
+{
+	char buf[64];
+	ssize_t n;
+
+	n = readlink("/proc/self/ns/pid", buf, sizeof(buf) - 1);
+	if (n < 0)
+		return 0;
+	buf[n] = '\0';
+	return strcmp(buf, "pid:[4026531836]") == 0;
+}
+
+/* Set the times of path to secs ago. */
+static void
+age(const char *path, long secs)
+{
+	struct timespec ts[2];
+
+	clock_gettime(CLOCK_REALTIME, &ts[0]);
+	ts[0].tv_sec -= secs;
+	ts[1] = ts[0];
+	if (utimensat(AT_FDCWD, path, ts, 0) < 0)
+		ok(0, "utimensat %s", path);
+}
+
+/* rm -r of a record. */
+static void
+rm_record(const char *dir)
+{
+	struct dirent *de;
+	DIR *d;
+
+	if ((d = opendir(dir)) == NULL)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		if (strcmp(de->d_name, ".") == 0 ||
+		    strcmp(de->d_name, "..") == 0)
+			continue;
+		unlinkat(dirfd(d), de->d_name, 0);
+	}
+	closedir(d);
+	rmdir(dir);
+}
+
+/* A record of a pipe of another device, with one finished entry. */
+static void
+other_dev(const char *name, char *dir, size_t size)
+{
+	char path[PATH_MAX + 64];
+	int fd;
+
+	snprintf(dir, size, "%s/%s", rundir, name);
+	mkdir(dir, 0700);
+	snprintf(path, sizeof(path), "%s/1.1", dir);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	if (fd < 0 || write(fd, "ok\n", 3) != 3)
+		ok(0, "write %s", path);
+	if (fd >= 0)
+		close(fd);
+}
+
+/* Records left behind by readers that were not bk tools. */
+static void
+test_collect(void)
+{
+	struct bk_seal sa, sb, sc, sd, se, sf;
+	enum bk_seal_state st;
+	struct bk_err e;
+	char da[PATH_MAX], db[PATH_MAX], dc[PATH_MAX], dd[PATH_MAX];
+	char de_[PATH_MAX], dx[PATH_MAX], dy[PATH_MAX];
+	char buf[64];
+	int a[2], b[2], c[2], d[2], ee[2], f[2], rc;
+
+	current = "collect";
+	if (!init_pid_ns()) {
+		skip(13, "not in the initial pid namespace: records are "
+		    "collected after a day only");
+		return;
+	}
+	/* A: finished, pipe gone, a few minutes old: garbage. */
+	xpipe(a);
+	bk_seal_register(&sa, a[1], &e);
+	bk_seal_finish(&sa, BK_SEAL_OK, &e);
+	snprintf(da, sizeof(da), "%s", sa.dir);
+	close(a[0]);
+	close(a[1]);
+	/* B: failed, its reader not there yet (holds the pipe). */
+	xpipe(b);
+	bk_seal_register(&sb, b[1], &e);
+	if (write(b[1], "b", 1) != 1)
+		ok(0, "write");
+	bk_seal_finish(&sb, BK_SEAL_FAILED, &e);
+	snprintf(db, sizeof(db), "%s", sb.dir);
+	close(b[1]);
+	/* C: finished two days ago, the pipe still held: a reader stalled
+	 * that long must still find the verdict. */
+	xpipe(c);
+	bk_seal_register(&sc, c[1], &e);
+	bk_seal_finish(&sc, BK_SEAL_OK, &e);
+	snprintf(dc, sizeof(dc), "%s", sc.dir);
+	close(c[1]);
+	/* D: a writer at work (our lock), the pipe gone. */
+	xpipe(d);
+	bk_seal_register(&sd, d[1], &e);
+	snprintf(dd, sizeof(dd), "%s", sd.dir);
+	close(d[0]);
+	close(d[1]);
+	/* E: finished, pipe gone, but just now. */
+	xpipe(ee);
+	bk_seal_register(&se, ee[1], &e);
+	bk_seal_finish(&se, BK_SEAL_OK, &e);
+	snprintf(de_, sizeof(de_), "%s", se.dir);
+	close(ee[0]);
+	close(ee[1]);
+	/* Records of another device: not checkable; the day rule. */
+	other_dev("p0-1234", dx, sizeof(dx));
+	other_dev("p0-5678", dy, sizeof(dy));
+	/* (Aged only now: each registration above collects.) */
+	age(da, 300);
+	age(db, 300);
+	age(dc, 2 * 24 * 3600);
+	age(dd, 300);
+	age(dx, 300);
+	age(dy, 2 * 24 * 3600);
+	ok(exists(da) && exists(db) && exists(dc) && exists(dd) &&
+	    exists(de_) && exists(dx) && exists(dy), "collect: 7 records");
+
+	/* A writer registers: it collects. */
+	xpipe(f);
+	rc = bk_seal_register(&sf, f[1], &e);
+	ok(rc == 0 && sf.active, "collect: a new writer registered");
+	ok(!exists(da), "collect: a finished record whose pipe is gone "
+	    "was removed");
+	ok(exists(db), "collect: a record whose pipe has a reader stays");
+	ok(exists(dc), "collect: ... even two days old");
+	ok(exists(dd), "collect: a record with a writer at work stays");
+	ok(exists(de_), "collect: a record under a minute old stays");
+	ok(exists(dx), "collect: another device's record, 5 minutes old, "
+	    "stays");
+	ok(!exists(dy), "collect: another device's record, 2 days old, "
+	    "was removed");
+
+	/* The late readers find their verdicts. */
+	drain(b[0], buf, sizeof(buf));
+	rc = upstream(b[0], &st, &e);
+	state_is(rc, st, BK_SEAL_FAILED, &e, "collect: B's late reader");
+	drain(c[0], buf, sizeof(buf));
+	rc = upstream(c[0], &st, &e);
+	state_is(rc, st, BK_SEAL_OK, &e, "collect: C's late reader");
+	close(b[0]);
+	close(c[0]);
+
+	/* D's writer finishes (it closed its pipe before: it cannot tell
+	 * that nobody reads, and records its outcome; the next collection
+	 * would remove it); F's too, read at once. */
+	is_int(bk_seal_finish(&sd, BK_SEAL_OK, &e), 0,
+	    "collect: D's writer finishes");
+	bk_seal_finish(&sf, BK_SEAL_OK, &e);
+	close(f[1]);
+	rc = upstream(f[0], &st, &e);
+	close(f[0]);
+	rm_record(dd);
+	rm_record(de_);
+	rm_record(dx);
+	is_int(entries(rundir), 0, "collect: nothing left");
+}
+
 /* Run directories that must be refused. */
 static void
 bad_rundir(const char *dir, const char *what)
@@ -691,6 +1175,10 @@ main(void)
 	test_not_pipes();
 	test_two_pipes();
 	test_forked();
+	test_parse_stat();
+	test_liveness();
+	test_no_reader();
+	test_collect();
 	test_bad_rundir();
 	return done_testing();
 }
