@@ -20,8 +20,9 @@ static const char usage[] =
     "bk-prune [-hnqvV] [--keep-last n] [--keep-hourly n] [--keep-daily n]\n"
     "                [--keep-weekly n] [--keep-monthly n] [--keep-yearly n]\n"
     "                [--keep-within duration] [--min-keep n] [--tz zone]\n"
-    "                [--match glob] [--abort-incomplete age] [S3 options]\n"
-    "                location | -";
+    "                [--match glob] [--time-from-name] [--abort-incomplete "
+    "age]\n"
+    "                [S3 options] location | -";
 
 enum {
 	OPT_LAST = 0x100, OPT_HOURLY, OPT_DAILY, OPT_WEEKLY, OPT_MONTHLY,
