@@ -414,7 +414,8 @@ complete_body(struct up *u, size_t *len)
 }
 
 struct complete_doc {
-	int	ok;
+	int	root;		/* saw a root element */
+	int	error;		/* and it was <Error> */
 };
 
 static int
@@ -424,26 +425,100 @@ complete_elem(void *arg, const char *path, const char *text, size_t len,
 	struct complete_doc *d = arg;
 
 	(void)text, (void)len, (void)err;
-	if (strcmp(path, "CompleteMultipartUploadResult") == 0 ||
-	    strcmp(path, "CopyObjectResult") == 0 ||
-	    strcmp(path, "CopyPartResult") == 0)
-		d->ok = 1;
+	if (strchr(path, '/') == NULL) {
+		d->root = 1;
+		d->error = strcmp(path, "Error") == 0;
+	}
 	return 0;
 }
 
-/* A 200 must carry the expected result document, not an error. */
+/*
+ * A 200 to CompleteMultipartUpload must carry a whole XML document that
+ * is not an <Error> (S3 may send its error, or die, after the 200).  The
+ * root's name is not checked: stores differ (moto answers
+ * <CompleteMultipartUploadResponse>), and so does botocore's check.
+ */
 static int
 check_result(const char *what, const char *bucket, const char *key,
     struct bk_s3_resp *r, struct bk_err *err)
 {
-	struct complete_doc d = { 0 };
+	struct complete_doc d = { 0, 0 };
 
 	if (r->body == NULL || bk_xml_parse(r->body, r->len, complete_elem,
-	    &d, err) < 0 || !d.ok)
+	    &d, err) < 0 || !d.root || d.error)
 		return bk_err_set(err, BK_EXIT_RUNTIME, "%s s3://%s/%s: the "
 		    "server's answer is not a result document", what, bucket,
 		    key);
 	return 0;
+}
+
+/*
+ * The ETag S3 gives an object completed from these parts: the MD5 of
+ * the parts' binary MD5s, "-" and their count.  Returns 0, or -1 if a
+ * part's ETag is not a plain MD5 (SSE-KMS, some stores).
+ */
+static int
+multipart_etag(struct up *u, char out[ETAG_MAX])
+{
+	unsigned char *all, d[16];
+	unsigned int dl = 0;
+	unsigned i, j;
+	int rc = -1;
+
+	if ((all = malloc((size_t)u->nparts * 16 + 1)) == NULL)
+		return -1;
+	for (i = 0; i < u->nparts; i++) {
+		const char *e = u->etags[i];
+
+		if (*e == '"')
+			e++;
+		for (j = 0; j < 16; j++) {
+			unsigned v;
+
+			if (sscanf(e + 2 * j, "%2x", &v) != 1)
+				goto out;
+			all[16 * i + j] = (unsigned char)v;
+		}
+	}
+	EVP_Digest(all, (size_t)u->nparts * 16, d, &dl, EVP_md5(), NULL);
+	for (j = 0; j < 16; j++)
+		snprintf(out + 1 + 2 * j, 3, "%02x", d[j]);
+	out[0] = '"';
+	snprintf(out + 33, ETAG_MAX - 33, "-%u\"", u->nparts);
+	rc = 0;
+out:
+	free(all);
+	return rc;
+}
+
+/*
+ * A CompleteMultipartUpload whose answer was lost or unreadable may still
+ * have committed the object.  If the object at the key is the one these
+ * parts make (its ETag says so), delete it: a failed upload leaves no
+ * object.  An object of someone else's is left alone.
+ */
+static void
+undo_complete(struct bk_s3 *s, struct up *u)
+{
+	struct bk_s3_resp r;
+	struct bk_err e;
+	char want[ETAG_MAX];
+	sig_atomic_t was = bk_s3_cancel;
+
+	if (u->nparts == 0 || multipart_etag(u, want) < 0)
+		return;
+	bk_s3_cancel = 0;
+	if (bk_s3_head(s, u->bucket, u->key, &r, &e) == 0 &&
+	    r.status == 200 && strcmp(r.etag, want) == 0) {
+		bk_s3_resp_free(&r);
+		if (simple(s, "DELETE", u->bucket, u->key, NULL, 0, NULL, 0,
+		    NULL, 0, 0, &r, &e) < 0)
+			bk_warn("s3://%s/%s: completed despite the failure, "
+			    "and could not be removed: %s", u->bucket, u->key,
+			    e.msg);
+	}
+	bk_s3_resp_free(&r);
+	bk_s3_cancel = was;
 }
 
 /*
@@ -586,7 +661,7 @@ bk_s3put(struct bk_aws *a, const char *bucket, const char *key, int fd,
 	unsigned i, nthr = 0, num;
 	uint64_t psz;
 	ssize_t n;
-	int rc = -1, created = 0, committed = 0, at_eof = 0;
+	int rc = -1, created = 0, committed = 0, at_eof = 0, completing = 0;
 	struct bk_err e2;
 
 	memset(res, 0, sizeof(*res));
@@ -721,6 +796,7 @@ bk_s3put(struct bk_aws *a, const char *bucket, const char *key, int fd,
 		goto out;
 	}
 	res->parts = u.nparts;
+	completing = 1;
 	if (complete(&s, &u, err) < 0)
 		goto out;
 	committed = 1;
@@ -750,8 +826,11 @@ out:
 		for (i = 0; i < nthr; i++)
 			pthread_join(tid[i], NULL);
 	}
-	if (rc < 0 && created && !committed)
+	if (rc < 0 && created && !committed) {
 		abort_upload(&s, &u);
+		if (completing && err->code != BK_EXIT_CHECK)
+			undo_complete(&s, &u);
+	}
 	bk_s3_close(&s);
 done_nos3:
 	for (i = 0; u.parts != NULL && i < u.nbuf; i++)
