@@ -906,6 +906,7 @@ fail(struct bk_age_stats *st, enum bk_age_fail kind, struct bk_err *err,
 struct src {
 	const struct bk_age_opts *o;
 	struct bk_age_stats *st;
+	size_t		 prepos;	/* of o->pre, served first */
 	unsigned char	 raw[RAWBUF];
 	size_t		 rpos, rlen;
 	int		 reof;
@@ -913,6 +914,26 @@ struct src {
 	int		 state;		/* armor: 0 body, 1 last line seen,
 					 * 2 END seen */
 };
+
+/* read(2) of the input, the bytes of o->pre first. */
+static ssize_t
+in_read(struct src *s, void *buf, size_t cap)
+{
+	size_t k;
+	ssize_t n;
+
+	if (s->prepos < s->o->prelen) {
+		k = s->o->prelen - s->prepos < cap ? s->o->prelen - s->prepos :
+		    cap;
+		memcpy(buf, (const unsigned char *)s->o->pre + s->prepos, k);
+		s->prepos += k;
+		return (ssize_t)k;
+	}
+	do
+		n = read(s->o->in, buf, cap);
+	while (n < 0 && errno == EINTR);
+	return n;
+}
 
 /* Refill raw[] when empty.  1: bytes available, 0: end, -1: error. */
 static int
@@ -924,9 +945,7 @@ raw_fill(struct src *s, struct bk_err *err)
 		return 1;
 	if (s->reof)
 		return 0;
-	do
-		n = read(s->o->in, s->raw, sizeof(s->raw));
-	while (n < 0 && errno == EINTR);
+	n = in_read(s, s->raw, sizeof(s->raw));
 	if (n < 0)
 		return bk_err_sys(err, BK_EXIT_RUNTIME, errno, "read input");
 	s->rpos = 0;
@@ -1049,10 +1068,7 @@ raw_peek(struct src *s, size_t n, struct bk_err *err)
 		memmove(s->raw, s->raw + s->rpos, s->rlen - s->rpos);
 		s->rlen -= s->rpos;
 		s->rpos = 0;
-		do
-			r = read(s->o->in, s->raw + s->rlen,
-			    sizeof(s->raw) - s->rlen);
-		while (r < 0 && errno == EINTR);
+		r = in_read(s, s->raw + s->rlen, sizeof(s->raw) - s->rlen);
 		if (r < 0)
 			return bk_err_sys(err, BK_EXIT_RUNTIME, errno,
 			    "read input");
@@ -1114,9 +1130,7 @@ src_read(struct src *s, unsigned char *buf, size_t cap, struct bk_err *err)
 	}
 	if (s->reof)
 		return 0;
-	do
-		n = read(s->o->in, buf, cap);
-	while (n < 0 && errno == EINTR);
+	n = in_read(s, buf, cap);
 	if (n < 0)
 		return bk_err_sys(err, BK_EXIT_RUNTIME, errno, "read input");
 	if (n == 0)

@@ -119,6 +119,9 @@ struct bk_age_opts {
 	bk_seal_eof_fn	 at_eof;	/* may be NULL */
 	void		*at_eof_arg;
 	struct bk_progress *progress;	/* input bytes, may be NULL */
+	const void	*pre;		/* decryption: bytes already read from
+					 * in, taken before it (a peek) */
+	size_t		 prelen;
 };
 
 struct bk_age_stats {

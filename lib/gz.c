@@ -422,6 +422,7 @@ struct obuf {
 
 struct dz {
 	const struct bk_gz_opts *o;
+	size_t		 prepos;	/* of o->pre, served first */
 	struct bk_gz_stats *st;
 	/* input */
 	unsigned char	*in;
@@ -452,6 +453,15 @@ dz_fill(struct dz *d, struct bk_err *err)
 	d->consumed += d->inlen;
 	d->inpos = d->inlen = 0;
 	for (;;) {
+		if (d->prepos < d->o->prelen) {
+			/* bytes a caller peeked at come first */
+			n = (ssize_t)(d->o->prelen - d->prepos < INBUF ?
+			    d->o->prelen - d->prepos : INBUF);
+			memcpy(d->in, (const unsigned char *)d->o->pre +
+			    d->prepos, (size_t)n);
+			d->prepos += (size_t)n;
+			break;
+		}
 		n = read(d->o->in, d->in, INBUF);
 		if (n >= 0)
 			break;

@@ -36,6 +36,9 @@ struct bk_gz_opts {
 	bk_gz_eof_fn	 at_eof;	/* may be NULL (treated as NONE) */
 	void		*at_eof_arg;
 	struct bk_progress *progress;	/* input bytes, may be NULL */
+	const void	*pre;		/* decompression: bytes already read
+					 * from in, taken before it (a peek) */
+	size_t		 prelen;
 };
 
 struct bk_gz_stats {
