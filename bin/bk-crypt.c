@@ -165,23 +165,8 @@ parse(int argc, char **argv, struct args *a, struct bk_err *err)
 static int
 passphrase(struct args *a, struct bk_secret *s, struct bk_err *err)
 {
-	int r;
-
-	if (a->pfile != NULL)
-		r = bk_secret_from_file(s, a->pfile, err);
-	else if (a->pfd >= 0)
-		r = bk_secret_from_fd(s, a->pfd, err);
-	else if (!a->decrypt && a->rcp.n > 0)
-		return 0;
-	else
-		r = bk_secret_from_env(s, "BK_PASSPHRASE", err);
-	if (r < 0)
-		return -1;
-	bk_secret_chomp(s);
-	/* a file or descriptor was named, or the variable was set */
-	if ((a->pfile != NULL || a->pfd >= 0 || r > 0) && s->len == 0)
-		return bk_err_set(err, BK_EXIT_USAGE, "empty passphrase");
-	return 0;
+	return bk_secret_passphrase(a->pfile, a->pfd, a->decrypt ||
+	    a->rcp.n == 0, s, err) < 0 ? -1 : 0;
 }
 
 /* --keygen: a new identity into -o FILE (created 0600, never replaced)

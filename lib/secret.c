@@ -137,3 +137,30 @@ bk_secret_chomp(struct bk_secret *s)
 			s->data[--s->len] = '\0';
 	}
 }
+
+int
+bk_secret_passphrase(const char *file, int fd, int use_env,
+    struct bk_secret *s, struct bk_err *err)
+{
+	int r;
+
+	s->data = NULL;
+	s->len = 0;
+	if (file != NULL)
+		r = bk_secret_from_file(s, file, err);
+	else if (fd >= 0)
+		r = bk_secret_from_fd(s, fd, err);
+	else if (use_env)
+		r = bk_secret_from_env(s, "BK_PASSPHRASE", err);
+	else
+		return 0;
+	if (r < 0)
+		return -1;
+	bk_secret_chomp(s);
+	/* a file or descriptor was named, or the variable was set */
+	if ((file != NULL || fd >= 0 || r > 0) && s->len == 0) {
+		bk_secret_free(s);
+		return bk_err_set(err, BK_EXIT_USAGE, "empty passphrase");
+	}
+	return s->data != NULL && s->len > 0;
+}

@@ -49,4 +49,15 @@ void	bk_secret_free(struct bk_secret *s);
 /* Wipe n bytes at p in a way the compiler cannot optimise away. */
 void	bk_secret_wipe(void *p, size_t n);
 
+/*
+ * A passphrase from file (mode 0600 or stricter) if not NULL, else from
+ * descriptor fd if >= 0, else, when use_env, from BK_PASSPHRASE (wiped
+ * from the environment).  One trailing newline is dropped.  A file or
+ * descriptor named, or the variable set, with nothing in it is an error:
+ * "empty passphrase" (usage).  Returns 1 if a passphrase was read, 0 if
+ * none was asked for, -1 with err.
+ */
+int	bk_secret_passphrase(const char *file, int fd, int use_env,
+	    struct bk_secret *s, struct bk_err *err);
+
 #endif
