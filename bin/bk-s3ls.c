@@ -16,7 +16,7 @@
 #include "s3.h"
 
 static const char usage[] =
-    "bk-s3ls [-hqvV] [--json] [S3 options] location";
+    "bk-s3ls [-ahqvV] [--json] [S3 options] location";
 
 struct ls {
 	int		 json;

@@ -5,10 +5,12 @@
 #include <ctype.h>
 #include <curl/curl.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "aws.h"
@@ -191,20 +193,36 @@ home_path(const char *rel)
  * is not an error (returns 0, f empty); else 1, or -1.
  */
 static int
-read_file(const char *env, const char *rel, struct bk_secret *f,
+read_file(const char *env, const char *rel, int strict, struct bk_secret *f,
     char **pathp, struct bk_err *err)
 {
 	const char *e = getenv(env);
 	char *path = e != NULL && *e != '\0' ? strdup(e) : home_path(rel);
+	struct stat st;
+	int fd;
 
 	f->data = NULL;
 	f->len = 0;
 	*pathp = path;
 	if (path == NULL || access(path, F_OK) < 0)
 		return 0;
-	if (bk_secret_from_file(f, path, err) < 0)
+	if (strict)
+		return bk_secret_from_file(f, path, err) < 0 ? -1 : 1;
+	/* The config file: read whatever its mode (a secret in it is
+	 * refused later, if it is used and the file is open). */
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return bk_err_sys(err, BK_EXIT_USAGE, errno, "%s", path);
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return bk_err_set(err, BK_EXIT_USAGE, "%s: not a regular file",
+		    path);
+	}
+	if (bk_secret_from_fd(f, fd, err) < 0) {
+		close(fd);
 		return -1;
-	return 1;
+	}
+	close(fd);
+	return (st.st_mode & 077) != 0 ? 2 : 1;
 }
 
 /* --- endpoint ------------------------------------------------------------- */
@@ -519,7 +537,7 @@ bk_aws_load(struct bk_aws *a, const struct bk_aws_opts *o,
 	char *credpath = NULL, *cfgpath = NULL, csec[300], psec[300];
 	char val[1024];
 	const char *profile, *v;
-	int r, rc = -1, have = 0;
+	int r, rc = -1, have = 0, cfgopen = 0;
 
 	memset(a, 0, sizeof(*a));
 	pthread_mutex_init(&a->lock, NULL);
@@ -532,10 +550,10 @@ bk_aws_load(struct bk_aws *a, const struct bk_aws_opts *o,
 	else
 		snprintf(psec, sizeof(psec), "profile %s", profile);
 
-	if (read_file("AWS_SHARED_CREDENTIALS_FILE", ".aws/credentials",
+	if (read_file("AWS_SHARED_CREDENTIALS_FILE", ".aws/credentials", 1,
 	    &cred, &credpath, err) < 0 ||
-	    read_file("AWS_CONFIG_FILE", ".aws/config", &cfg, &cfgpath,
-	    err) < 0)
+	    (cfgopen = read_file("AWS_CONFIG_FILE", ".aws/config", 0, &cfg,
+	    &cfgpath, err)) < 0)
 		goto out;
 
 	/* Credentials. */
@@ -560,12 +578,27 @@ bk_aws_load(struct bk_aws *a, const struct bk_aws_opts *o,
 		a->source = "environment";
 		have = 1;
 	} else {
-		/* A token without its keys must not leak to a child. */
+		/* A token without its keys is of no use: wipe it, so that
+		 * it does not linger in the environment. */
+		struct bk_secret stray;
+
+		if (bk_secret_from_env(&stray, "AWS_SESSION_TOKEN", err) < 0)
+			goto out;
+		bk_secret_free(&stray);
 		if ((r = profile_creds(a, &cred, csec, credpath, err)) < 0)
 			goto out;
+		if (r == 1)
+			a->source = "profile";
 		if (r == 0 && (r = profile_creds(a, &cfg, psec, cfgpath,
 		    err)) < 0)
 			goto out;
+		if (r == 1 && a->source == NULL && cfgopen == 2) {
+			bk_err_set(err, BK_EXIT_USAGE, "%s: holds the secret "
+			    "access key but is open to others: key files must "
+			    "be 0600 or stricter (chmod 600 %s)", cfgpath,
+			    cfgpath);
+			goto out;
+		}
 		if (r == 1) {
 			a->source = "profile";
 			have = 1;

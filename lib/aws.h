@@ -8,7 +8,9 @@
  *   2. the profile (--profile, AWS_PROFILE, else "default") in the shared
  *      credentials file (AWS_SHARED_CREDENTIALS_FILE, ~/.aws/credentials),
  *      then in the config file (AWS_CONFIG_FILE, ~/.aws/config, where it
- *      is "[profile NAME]"); a file holding a secret must be mode 0600;
+ *      is "[profile NAME]"); a file the secret is taken from must be
+ *      mode 0600 (the config file may be readable by others as long as
+ *      the credentials come from elsewhere);
  *   3. EC2 instance metadata, IMDSv2 (a session token first), unless
  *      AWS_EC2_METADATA_DISABLED=true; AWS_EC2_METADATA_SERVICE_ENDPOINT
  *      moves it.  These expire and are refreshed (bk_aws_creds()).
@@ -95,7 +97,7 @@ enum {
 	{ "region",		required_argument, NULL, BK_AWS_OPT_REGION }, \
 	{ "virtual-host",	no_argument,	   NULL, BK_AWS_OPT_VHOST }
 #define BK_AWS_HELP \
-	"S3 (see bk(7) for the credentials and endpoint they add to):\n" \
+	"S3 (credentials and endpoints: see bk-s3put(1)):\n" \
 	"      --ca-file FILE     CA certificates (else AWS_CA_BUNDLE)\n" \
 	"      --ca-path DIR      a directory of CA certificates\n" \
 	"      --endpoint-url URL an S3-compatible store\n" \

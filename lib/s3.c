@@ -106,11 +106,25 @@ bk_s3_open(struct bk_s3 *s, struct bk_aws *a, struct bk_err *err)
 	s->retries = BK_S3_RETRIES;
 	s->stall = 60;
 	/* BK_S3_RETRIES and BK_S3_TIMEOUT (seconds without progress). */
-	if ((v = getenv("BK_S3_RETRIES")) != NULL && *v != '\0')
-		s->retries = (unsigned)strtoul(v, NULL, 10);
-	if ((v = getenv("BK_S3_TIMEOUT")) != NULL && *v != '\0' &&
-	    atof(v) >= 1)
-		s->stall = atof(v);
+	if ((v = getenv("BK_S3_RETRIES")) != NULL && *v != '\0') {
+		uint64_t n;
+		struct bk_err e;
+
+		if (bk_parse_uint("BK_S3_RETRIES", v, 0, 100, &n, &e) < 0)
+			bk_warn("%s (using %u)", e.msg, s->retries);
+		else
+			s->retries = (unsigned)n;
+	}
+	if ((v = getenv("BK_S3_TIMEOUT")) != NULL && *v != '\0') {
+		uint64_t n;
+		struct bk_err e;
+
+		if (bk_parse_duration("BK_S3_TIMEOUT", v, 1, 86400, &n,
+		    &e) < 0)
+			bk_warn("%s (using %.0f s)", e.msg, s->stall);
+		else
+			s->stall = (double)n;
+	}
 	s->seed = (unsigned)time(NULL) ^ (unsigned)getpid() ^
 	    (unsigned)(uintptr_t)s;
 	s->verbose = bk_verbose >= 2;
@@ -410,7 +424,7 @@ target(struct bk_s3 *s, const struct bk_s3_req *q, char *url, size_t usize,
 static int
 retryable_status(const struct bk_s3_resp *r)
 {
-	if (r->status >= 500 || r->status == 429)
+	if ((r->status >= 500 && r->status != 501) || r->status == 429)
 		return 1;
 	return strcmp(r->code, "RequestTimeout") == 0 ||
 	    strcmp(r->code, "SlowDown") == 0 ||
@@ -526,8 +540,12 @@ attempt(struct bk_s3 *s, const struct bk_s3_req *q, struct xfer *x,
 		goto out;
 	}
 	for (i = 0; i < nh; i++) {
-		snprintf(line, sizeof(line), "%s: %s", hv[i].name,
-		    hv[i].value);
+		/* curl drops "Name:"; "Name;" sends the header empty */
+		if (*hv[i].value == '\0')
+			snprintf(line, sizeof(line), "%s;", hv[i].name);
+		else
+			snprintf(line, sizeof(line), "%s: %s", hv[i].name,
+			    hv[i].value);
 		h = curl_slist_append(h, line);
 	}
 	for (i = 0; i < sr.nadded; i++) {
@@ -644,10 +662,11 @@ bk_s3_request(struct bk_s3 *s, const struct bk_s3_req *q,
 			    q->method, name);
 			goto fail;
 		}
-		if (s->verbose)
-			bk_info("%s %s: %s%ld%s", q->method, name,
-			    rc != CURLE_OK ? curl_easy_strerror(rc) : "HTTP ",
-			    rc != CURLE_OK ? 0L : r->status,
+		if (s->verbose && rc != CURLE_OK)
+			bk_info("%s %s: %s%s", q->method, name,
+			    curl_easy_strerror(rc), n > 0 ? " (a retry)" : "");
+		else if (s->verbose)
+			bk_info("%s %s: HTTP %ld%s", q->method, name, r->status,
 			    n > 0 ? " (a retry)" : "");
 		if (rc == CURLE_OK) {
 			if (r->status >= 300 || q->body_may_fail)

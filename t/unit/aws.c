@@ -77,7 +77,7 @@ main(void)
 	    "\"Nested\" : { \"Token\" : \"no\" },\n  \"Token\" : \"tok\",\n"
 	    "  \"Expiration\" : \"2026-11-22T20:00:00Z\"\n}";
 
-	plan(35);
+	plan(37);
 
 	/* INI lookups */
 	get("default", "aws_access_key_id", 1, "AKIDDEFAULT");
@@ -192,6 +192,20 @@ main(void)
 	    strstr(e.msg, "filesecret") == NULL,
 	    "a credentials file open to others: %s", e.msg);
 	chmod(cred, 0600);
+
+	/* a config file open to others is fine, unless the keys come
+	 * from it */
+	chmod(conf, 0644);
+	setenv("AWS_PROFILE", "other", 1);
+	ok(bk_aws_load(&a, &o, &e) == 0, "a config open to others, keys from "
+	    "the credentials file: %s", e.msg);
+	bk_aws_free(&a);
+	setenv("AWS_PROFILE", "cfgonly", 1);
+	ok(bk_aws_load(&a, &o, &e) < 0 && strstr(e.msg, "chmod 600") &&
+	    strstr(e.msg, "cfgsecret") == NULL,
+	    "keys from a config open to others: %s", e.msg);
+	chmod(conf, 0600);
+	unsetenv("AWS_PROFILE");
 
 	/* nothing anywhere */
 	unlink(cred);
