@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "crc32c.h"
 #include "gz.h"
 #include "io.h"
 #include "pgdump.h"
@@ -176,6 +177,14 @@ plain_end(struct plain *p, const char *what, struct bk_err *err)
 
 enum member_kind { M_OTHER, M_DUMP, M_GLOBALS, M_MANIFEST };
 
+/* A regular file of the archive: what a base backup's manifest lists. */
+struct fent {
+	char		*name;
+	uint64_t	 size;
+	uint32_t	 crc;		/* CRC-32C of its data */
+	int		 listed;	/* found in the manifest */
+};
+
 struct tarck {
 	unsigned char	 hdr[BK_TAR_BLOCK];
 	size_t		 have;
@@ -195,6 +204,12 @@ struct tarck {
 	struct plain	 globals;
 	char		*manifest;
 	size_t		 mlen;
+	struct fent	*files;
+	size_t		 nfiles, capfiles;
+	size_t		 nchecked;
+	char		 algo[16];
+	char		 walinfo[96];
+	size_t		 cur;		/* files[cur] is being read, or -1 */
 	/* what the archive holds */
 	unsigned	 members, dumps;
 	int		 has_globals, has_manifest, has_pgversion, has_toc;
@@ -261,6 +276,25 @@ member_start(struct tarck *t, struct bk_err *err)
 	base = base != NULL ? base + 1 : t->name;
 	t->members++;
 	t->kind = M_OTHER;
+	t->cur = (size_t)-1;
+	if (strcmp(t->name, "backup_manifest") != 0) {
+		if (t->nfiles == t->capfiles) {
+			size_t cap = t->capfiles ? 2 * t->capfiles : 256;
+			struct fent *f = realloc(t->files, cap * sizeof(*f));
+
+			if (f == NULL)
+				return bk_err_set(err, BK_EXIT_RUNTIME, "out of "
+				    "memory");
+			t->files = f;
+			t->capfiles = cap;
+		}
+		if ((t->files[t->nfiles].name = strdup(t->name)) == NULL)
+			return bk_err_set(err, BK_EXIT_RUNTIME, "out of memory");
+		t->files[t->nfiles].size = t->left;
+		t->files[t->nfiles].crc = 0;
+		t->files[t->nfiles].listed = 0;
+		t->cur = t->nfiles++;
+	}
 	if (strcmp(t->name, "backup_manifest") == 0) {
 		t->kind = M_MANIFEST;
 		t->has_manifest = 1;
@@ -292,6 +326,8 @@ static int
 member_data(struct tarck *t, const unsigned char *b, size_t n,
     struct bk_err *err)
 {
+	if (t->cur != (size_t)-1)
+		t->files[t->cur].crc = bk_crc32c(t->files[t->cur].crc, b, n);
 	switch (t->kind) {
 	case M_DUMP:
 		if (bk_pgdump_feed(t->dump, b, n, err) < 0)
@@ -397,6 +433,7 @@ tar_header(struct tarck *t, struct bk_err *err)
 	if (type != '0' && type != '\0' && type != '7') {
 		t->members++;
 		t->kind = M_OTHER;
+		t->cur = (size_t)-1;
 		return 0;
 	}
 	return member_start(t, err);
@@ -480,6 +517,218 @@ tar_feed(void *arg, const void *buf, size_t n, struct bk_err *err)
 }
 
 static int
+fent_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct fent *)a)->name,
+	    ((const struct fent *)b)->name);
+}
+
+/* The string value of "key" in a manifest line, JSON-unescaped (or, for
+ * Encoded-Path, hex-decoded) into out.  1 found, 0 not, -1 malformed. */
+static int
+jfield(const char *line, const char *end, const char *key, int hex,
+    char *out, size_t size)
+{
+	char pat[48];
+	const char *p;
+	size_t o = 0;
+
+	snprintf(pat, sizeof(pat), "\"%s\": \"", key);
+	if ((p = memmem(line, (size_t)(end - line), pat, strlen(pat))) ==
+	    NULL)
+		return 0;
+	for (p += strlen(pat); p < end && *p != '"'; p++) {
+		unsigned v;
+		char c = *p;
+
+		if (hex) {
+			if (p + 1 >= end || sscanf(p, "%2x", &v) != 1)
+				return -1;
+			c = (char)v;
+			p++;
+		} else if (c == '\\') {
+			if (++p >= end)
+				return -1;
+			switch (*p) {
+			case '"': case '\\': case '/': c = *p; break;
+			case 'n': c = '\n'; break;
+			case 't': c = '\t'; break;
+			case 'r': c = '\r'; break;
+			case 'b': c = '\b'; break;
+			case 'f': c = '\f'; break;
+			case 'u':
+				if (p + 4 >= end || sscanf(p + 1, "%4x", &v) !=
+				    1 || v >= 0x80)
+					return -1;
+				c = (char)v;
+				p += 4;
+				break;
+			default: return -1;
+			}
+		}
+		if (o + 1 >= size)
+			return -1;
+		out[o++] = c;
+	}
+	if (p >= end)
+		return -1;
+	out[o] = '\0';
+	return 1;
+}
+
+/* An LSN "X/Y" to a number. */
+static int
+lsn(const char *s, uint64_t *v)
+{
+	unsigned long hi, lo;
+	char *e;
+
+	hi = strtoul(s, &e, 16);
+	if (*e != '/')
+		return -1;
+	lo = strtoul(e + 1, &e, 16);
+	if (*e != '\0' || hi > 0xffffffffUL || lo > 0xffffffffUL)
+		return -1;
+	*v = ((uint64_t)hi << 32) | lo;
+	return 0;
+}
+
+/*
+ * Check the archive's files against its manifest, as pg_verifybackup
+ * does: every file listed is there with its size and checksum, no file
+ * is there that is not listed (but WAL, which the manifest leaves to its
+ * WAL ranges), and the WAL of those ranges is there.
+ */
+static int
+manifest_files(struct tarck *t, struct bk_err *err)
+{
+	const char *p = t->manifest, *end = t->manifest + t->mlen, *nl;
+	char path[4096], val[160];
+	uint64_t segsize = 0, walsegs = 0;
+	struct fent key, *f;
+	size_t i;
+
+	qsort(t->files, t->nfiles, sizeof(*t->files), fent_cmp);
+	for (i = 1; i < t->nfiles; i++)
+		if (strcmp(t->files[i].name, t->files[i - 1].name) == 0)
+			return bk_err_set(err, BK_EXIT_CHECK, "base backup: %s "
+			    "twice in the archive", t->files[i].name);
+	snprintf(t->algo, sizeof(t->algo), "none");
+	for (; p < end; p = nl + 1) {
+		const char *sz;
+		uint64_t size;
+		int r;
+
+		if ((nl = memchr(p, '\n', (size_t)(end - p))) == NULL)
+			nl = end;
+		if ((r = jfield(p, nl, "Path", 0, path, sizeof(path))) == 0)
+			r = jfield(p, nl, "Encoded-Path", 1, path,
+			    sizeof(path));
+		if (r < 0)
+			return bk_err_set(err, BK_EXIT_CHECK, "backup_manifest: "
+			    "a malformed path");
+		if (r == 0) {
+			/* a WAL range? */
+			char tl[16] = "", a[32], b[32];
+			uint64_t s0, s1, seg;
+			const char *q;
+
+			if ((q = memmem(p, (size_t)(nl - p), "\"Timeline\": ",
+			    12)) == NULL)
+				continue;
+			snprintf(tl, sizeof(tl), "%lu", strtoul(q + 12, NULL,
+			    10));
+			if (jfield(p, nl, "Start-LSN", 0, a, sizeof(a)) != 1 ||
+			    jfield(p, nl, "End-LSN", 0, b, sizeof(b)) != 1 ||
+			    lsn(a, &s0) < 0 || lsn(b, &s1) < 0 || s1 < s0)
+				return bk_err_set(err, BK_EXIT_CHECK,
+				    "backup_manifest: a malformed WAL range");
+			/* The segment size is that of the WAL in the
+			 * archive (16 MiB unless initdb was told else). */
+			for (i = 0; segsize == 0 && i < t->nfiles; i++)
+				if (strncmp(t->files[i].name, "pg_wal/", 7) ==
+				    0 && strlen(t->files[i].name) == 31)
+					segsize = t->files[i].size;
+			if (segsize == 0 || (segsize & (segsize - 1)) != 0)
+				return bk_err_set(err, BK_EXIT_CHECK,
+				    "base backup: no WAL for the range %s-%s",
+				    a, b);
+			for (seg = s0 / segsize; seg <= s1 / segsize; seg++) {
+				uint64_t per = 0x100000000ULL / segsize;
+
+				snprintf(path, sizeof(path), "pg_wal/%08lX%08lX"
+				    "%08lX", strtoul(tl, NULL, 10),
+				    (unsigned long)(seg / per),
+				    (unsigned long)(seg % per));
+				key.name = path;
+				f = bsearch(&key, t->files, t->nfiles,
+				    sizeof(*t->files), fent_cmp);
+				if (f == NULL || f->size != segsize)
+					return bk_err_set(err, BK_EXIT_CHECK,
+					    "base backup: WAL segment %s of the "
+					    "range %s-%s %s", path + 7, a, b,
+					    f == NULL ? "missing" :
+					    "of the wrong size");
+				walsegs++;
+			}
+			snprintf(t->walinfo, sizeof(t->walinfo), "%s-%s on "
+			    "timeline %s: %llu segment%s", a, b, tl,
+			    (unsigned long long)walsegs, walsegs == 1 ? "" :
+			    "s");
+			continue;
+		}
+		if ((sz = memmem(p, (size_t)(nl - p), "\"Size\": ", 8)) ==
+		    NULL)
+			return bk_err_set(err, BK_EXIT_CHECK, "backup_manifest: "
+			    "%s: no size", path);
+		size = strtoull(sz + 8, NULL, 10);
+		key.name = path;
+		if ((f = bsearch(&key, t->files, t->nfiles, sizeof(*t->files),
+		    fent_cmp)) == NULL)
+			return bk_err_set(err, BK_EXIT_CHECK, "base backup: %s "
+			    "is in the manifest but not in the archive", path);
+		f->listed = 1;
+		if (f->size != size)
+			return bk_err_set(err, BK_EXIT_CHECK, "base backup: %s: "
+			    "%llu bytes, the manifest says %llu", path,
+			    (unsigned long long)f->size,
+			    (unsigned long long)size);
+		if (jfield(p, nl, "Checksum-Algorithm", 0, val,
+		    sizeof(val)) == 1) {
+			snprintf(t->algo, sizeof(t->algo), "%.15s", val);
+			if (strcmp(val, "CRC32C") == 0) {
+				char hex[9];
+				uint32_t c = f->crc;
+
+				/* PostgreSQL writes the CRC's bytes in
+				 * memory order: little-endian here. */
+				snprintf(hex, sizeof(hex), "%02x%02x%02x%02x",
+				    c & 0xff, (c >> 8) & 0xff,
+				    (c >> 16) & 0xff, c >> 24);
+				if (jfield(p, nl, "Checksum", 0, val,
+				    sizeof(val)) != 1 ||
+				    strcasecmp(val, hex) != 0)
+					return bk_err_set(err, BK_EXIT_CHECK,
+					    "base backup: %s: CRC-32C mismatch "
+					    "(the manifest says %s)", path,
+					    val);
+			}
+		}
+		t->nchecked++;
+	}
+	if (walsegs == 0)
+		return bk_err_set(err, BK_EXIT_CHECK, "backup_manifest: no WAL "
+		    "range");
+	for (i = 0; i < t->nfiles; i++)
+		if (!t->files[i].listed && strncmp(t->files[i].name,
+		    "pg_wal/", 7) != 0)
+			return bk_err_set(err, BK_EXIT_CHECK, "base backup: %s "
+			    "is in the archive but not in the manifest",
+			    t->files[i].name);
+	return 0;
+}
+
+static int
 tar_end(struct tarck *t, char *kind, size_t ksize, struct bk_err *err)
 {
 	if (t->left > 0 || t->pad > 0 || t->have > 0)
@@ -498,6 +747,12 @@ tar_end(struct tarck *t, char *kind, size_t ksize, struct bk_err *err)
 		if (!t->has_pgversion || !t->has_control)
 			return bk_err_set(err, BK_EXIT_CHECK, "base backup: "
 			    "PG_VERSION or global/pg_control missing");
+		if (manifest_files(t, err) < 0)
+			return -1;
+		snprintf(t->detail, sizeof(t->detail), "base backup, %u "
+		    "members: manifest checksum; %zu files against it (%s); "
+		    "WAL %s", t->members, t->nchecked, t->algo, t->walinfo);
+		return 0;
 	} else if (t->has_globals || t->dumps > 0) {
 		snprintf(kind, ksize, "bk-dump --all");
 		if (!t->has_globals)
@@ -712,6 +967,11 @@ stage_run(void *arg)
 		else
 			snprintf(L->detail, sizeof(L->detail), "%s", t->detail);
 		if (t != NULL) {
+			size_t i;
+
+			for (i = 0; i < t->nfiles; i++)
+				free(t->files[i].name);
+			free(t->files);
 			if (t->dump != NULL) {
 				bk_pgdump_free(t->dump);
 				free(t->dump);

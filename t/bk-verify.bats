@@ -50,6 +50,21 @@ setup() {
 	F=$VDIR/fx
 }
 
+# without TAR PREFIX: TAR without the members whose names start with
+# PREFIX, rewritten by Python's tarfile.
+without() {
+	"$PY" - "$1" "$2" <<-'EOF'
+	import sys, tarfile
+	src, pre = sys.argv[1], sys.argv[2]
+	with tarfile.open(src) as i, \
+	    tarfile.open(fileobj=sys.stdout.buffer, mode="w|",
+	        format=tarfile.PAX_FORMAT) as o:
+	    for m in i:
+	        if not m.name.startswith(pre):
+	            o.addfile(m, i.extractfile(m) if m.isfile() else None)
+	EOF
+}
+
 # verify FILE [ARG...]: bk-verify < FILE; sets status and output.
 verify() {
 	local f=$1
@@ -96,11 +111,13 @@ verify() {
 	[ "$n" -ge 120 ] || fail "only $n trials"
 }
 
-@test "a flipped byte in a raw dump: caught in structure; plain SQL text cannot be" {
-	# The custom archive's header and TOC, and tar headers, are checked;
-	# but table data in an uncompressed archive and the SQL text of a
-	# plain dump carry no checksum: only the layers above (gzip, age)
-	# can catch a change there.  So these flips are in the structure.
+@test "a flipped byte in a raw dump: structure, base backup files; not plain SQL text" {
+	# The custom archive's header and TOC, tar headers and a base
+	# backup's files (CRC-32C in its manifest) are checked; but table
+	# data in an uncompressed archive, the SQL text of a plain dump and
+	# WAL (whose record CRCs are not read yet) carry no checksum that
+	# bk-verify reads: only the layers above (gzip, age) catch a change
+	# there.  So these flips are in what is checked.
 	for off in 0 3 5 6 12 40; do
 		cp "$F/custom" "$T/x"
 		flip "$T/x" "$off"
@@ -113,6 +130,36 @@ verify() {
 		verify "$T/x"
 		[ "$status" -eq 1 ] || fail "tar header byte $off: exit $status"
 	done
+	# a base backup's files, against the manifest's CRC-32C: 20 members
+	"$PY" - "$F/base" <<-'EOF' > "$T/offs"
+	import random, tarfile, sys
+	random.seed(5)
+	with tarfile.open(sys.argv[1]) as t:
+	    m = [x for x in t.getmembers() if x.isfile() and x.size > 0
+	         and not x.name.startswith("pg_wal/")
+	         and x.name != "backup_manifest"]
+	for x in random.sample(m, 20):
+	    print(x.offset_data + random.randrange(x.size), x.name)
+	EOF
+	while read -r off name; do
+		cp "$F/base" "$T/x"
+		flip "$T/x" "$off"
+		verify "$T/x"
+		[ "$status" -eq 1 ] ||
+		    fail "base backup, $name (byte $off): exit $status"
+		[[ $output == *"$name: CRC-32C mismatch"* ]] ||
+		    fail "base backup, $name: $output"
+	done < "$T/offs"
+	# the WAL a base backup needs, and a file of the manifest, removed
+	without "$F/base" 'pg_wal/0000' > "$T/x"
+	verify "$T/x"
+	expect_status 1
+	[[ $output == *"WAL"* ]] || fail "no WAL: $output"
+	without "$F/base" 'base/1/1259' > "$T/x"
+	verify "$T/x"
+	expect_status 1
+	[[ $output == *"base/1/1259 is in the manifest but not in the"* ]] ||
+	    fail "a file missing: $output"
 	# the header and footer of a plain dump
 	cp "$F/plain" "$T/x"
 	flip "$T/x" 5
