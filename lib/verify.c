@@ -26,6 +26,8 @@ struct vctx {
 	const struct bk_verify_opts	*o;
 	struct bk_verify_report		*r;
 	pthread_mutex_t			 mu;
+	int				 tap_failed;
+	struct bk_err			 tap_err;
 };
 
 /* Record a layer's failure (EPIPE: the layer after it gave up first,
@@ -788,23 +790,39 @@ peek(int fd, unsigned char *buf, struct bk_err *err)
 	return bk_io_read_full(fd, buf, PEEK, "input", err);
 }
 
-/* Feed a payload checker from pre and then fd to its end. */
+/* Copy payload bytes to the tap's fd; after a failure, stop copying
+ * (the tap's end() says what happened). */
+static void
+tee_out(int *tfd, const void *buf, size_t n)
+{
+	struct bk_err e;
+
+	if (*tfd >= 0 && bk_io_write_all(*tfd, buf, n, "restore", &e) < 0) {
+		close(*tfd);
+		*tfd = -1;
+	}
+}
+
+/* Feed a payload checker from pre and then fd to its end; a copy to
+ * *tfd if it is >= 0. */
 static int
 pump(int fd, const unsigned char *pre, size_t prelen,
     int (*feed)(void *, const void *, size_t, struct bk_err *), void *arg,
-    uint64_t *total, struct bk_err *err)
+    int *tfd, uint64_t *total, struct bk_err *err)
 {
 	unsigned char *buf;
 	ssize_t n;
 	int rc = 0;
 
 	*total = prelen;
+	tee_out(tfd, pre, prelen);
 	if (prelen > 0 && feed(arg, pre, prelen, err) < 0)
 		return -1;
 	if ((buf = malloc(CHUNK)) == NULL)
 		return bk_err_sys(err, BK_EXIT_RUNTIME, ENOMEM, "verify");
 	while ((n = bk_io_read_full(fd, buf, CHUNK, "input", err)) > 0) {
 		*total += (uint64_t)n;
+		tee_out(tfd, buf, (size_t)n);
 		if (feed(arg, buf, (size_t)n, err) < 0) {
 			rc = -1;
 			break;
@@ -908,6 +926,7 @@ stage_run(void *arg)
 	const char *kind;
 	struct bk_err err;
 	ssize_t n;
+	int tfd = -1;
 
 	if ((n = peek(s->fd, pre, &err)) < 0) {
 		layer_name(v, s->k, "input");
@@ -926,13 +945,23 @@ stage_run(void *arg)
 	}
 	if (strcmp(kind, "age") == 0 || strcmp(kind, "gzip") == 0) {
 		decode(v, s->k, kind, s->fd, pre, (size_t)n);
-	} else if (strcmp(kind, "plain") == 0) {
+		goto out;
+	}
+	if (v->o->tap != NULL && v->o->tap->start(v->o->tap->arg, kind, &tfd,
+	    &err) < 0) {
+		pthread_mutex_lock(&v->mu);
+		v->tap_err = err;
+		v->tap_failed = 1;
+		pthread_mutex_unlock(&v->mu);
+		tfd = -1;
+	}
+	if (strcmp(kind, "plain") == 0) {
 		struct plain p;
 
 		memset(&p, 0, sizeof(p));
 		p.cluster = memcmp(pre, "--\n-- PostgreSQL database cluster",
 		    32) == 0;
-		if (pump(s->fd, pre, (size_t)n, plain_feed, &p, &L->in,
+		if (pump(s->fd, pre, (size_t)n, plain_feed, &p, &tfd, &L->in,
 		    &err) < 0 || plain_end(&p, "plain SQL", &err) < 0)
 			layer_fail(v, s->k, &err);
 		snprintf(L->detail, sizeof(L->detail), "pg_dump%s header and "
@@ -941,8 +970,8 @@ stage_run(void *arg)
 		struct bk_pgdump *c = calloc(1, sizeof(*c));
 
 		if (c == NULL || bk_pgdump_init(c, &err) < 0 ||
-		    pump(s->fd, pre, (size_t)n, custom_feed, c, &L->in,
-		    &err) < 0 || bk_pgdump_end(c, &err) < 0)
+		    pump(s->fd, pre, (size_t)n, custom_feed, c, &tfd,
+		    &L->in, &err) < 0 || bk_pgdump_end(c, &err) < 0)
 			layer_fail(v, s->k, &err);
 		else
 			snprintf(L->detail, sizeof(L->detail), "pg_dump custom "
@@ -961,8 +990,8 @@ stage_run(void *arg)
 		char tkind[32] = "tar";
 
 		if (t == NULL || pump(s->fd, pre, (size_t)n, tar_feed, t,
-		    &L->in, &err) < 0 || tar_end(t, tkind, sizeof(tkind),
-		    &err) < 0)
+		    &tfd, &L->in, &err) < 0 || tar_end(t, tkind,
+		    sizeof(tkind), &err) < 0)
 			layer_fail(v, s->k, &err);
 		else
 			snprintf(L->detail, sizeof(L->detail), "%s", t->detail);
@@ -981,6 +1010,8 @@ stage_run(void *arg)
 		free(t);
 	}
 out:
+	if (tfd >= 0)
+		close(tfd);
 	/* Read what is left, so that the layer before this one can end
 	 * (its failure, if any, is its own). */
 	{
@@ -1092,22 +1123,38 @@ bk_verify(int fd, const struct bk_verify_opts *o, struct bk_verify_report *r)
 	if (h.failed) {
 		r->code = h.err.code ? h.err.code : BK_EXIT_RUNTIME;
 		snprintf(r->msg, sizeof(r->msg), "%s", h.err.msg);
-		return r->code;
-	}
-	if (r->upstream == BK_SEAL_FAILED) {
+	} else if (r->upstream == BK_SEAL_FAILED) {
 		r->code = BK_EXIT_UPSTREAM;
 		snprintf(r->msg, sizeof(r->msg), "upstream failed: the stream "
 		    "is incomplete");
-		return r->code;
 	}
-	for (k = 0; k < r->n; k++)
+	for (k = 0; r->code == 0 && k < r->n; k++)
 		if (r->layer[k].failed == 1) {
 			r->code = r->layer[k].err.code == BK_EXIT_CHECK ? 1 :
 			    r->layer[k].err.code == BK_EXIT_UPSTREAM ? 4 : 3;
 			snprintf(r->msg, sizeof(r->msg), "%s: %s",
 			    r->layer[k].name, r->layer[k].err.msg);
-			return r->code;
+			break;
 		}
-	r->code = 0;
-	return 0;
+	/* The restore test: told how the check went, it cleans up and
+	 * reports; a backup that checks out but does not restore is bad. */
+	if (o->tap != NULL) {
+		struct bk_err e;
+		int ok = r->code == 0 && !v.tap_failed;
+
+		if (v.tap_failed) {
+			e = v.tap_err;
+			o->tap->end(o->tap->arg, 0, r->restore,
+			    sizeof(r->restore), &v.tap_err);
+		} else if (o->tap->end(o->tap->arg, r->code == 0 ? 1 : 0,
+		    r->restore, sizeof(r->restore), &e) < 0) {
+			ok = 0;
+		}
+		if (!ok && r->code == 0) {
+			r->code = e.code == BK_EXIT_CHECK ? 1 : 3;
+			snprintf(r->msg, sizeof(r->msg), "restore test: %.480s",
+			    e.msg);
+		}
+	}
+	return r->code;
 }

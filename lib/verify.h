@@ -39,12 +39,32 @@ struct bk_verify_report {
 	int			 code;		/* 0 verified, 1 bad, 3 could
 						 * not check, 4 upstream */
 	char			 msg[BK_ERR_MSGMAX];	/* why, if not 0 */
+	char			 restore[200];	/* the tap's report, or "" */
+};
+
+/*
+ * A tap on the payload, for a restore test: start() is called once the
+ * payload's kind is known ("custom", "plain" or "tar") and gives an fd
+ * that every payload byte is then also written to (or -1: none); the fd
+ * is closed at the payload's end.  end() is called after everything was
+ * checked, verified 1 if every layer checked out, and says how the
+ * restore went: 0, or -1 with err (BK_EXIT_CHECK: the backup does not
+ * restore; other codes: could not test), and a line for the report in
+ * detail.  Either returning -1 ends the check with that error.
+ */
+struct bk_verify_tap {
+	int	(*start)(void *arg, const char *kind, int *fd,
+		    struct bk_err *err);
+	int	(*end)(void *arg, int verified, char *detail, size_t size,
+		    struct bk_err *err);
+	void	*arg;
 };
 
 struct bk_verify_opts {
 	const struct bk_age_keyring	*keys;	/* NULL: none given */
 	bk_seal_eof_fn			 at_eof;	/* stdin's seal */
 	void				*at_eof_arg;
+	const struct bk_verify_tap	*tap;	/* NULL: none */
 };
 
 /*
