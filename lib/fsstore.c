@@ -362,36 +362,6 @@ make_tmp(int dfd, const char *dir, const char *base, char name[NAME_MAX + 1],
 	    "%s: every name tried exists", dir);
 }
 
-/*
- * Read up to n bytes (less only at end of input), giving up when
- * cancelled: a signal interrupts read(2), and bk_s3_cancel says why.
- */
-static ssize_t
-read_chunk(int fd, char *buf, size_t n, bk_s3put_progress_fn progress,
-    void *parg, struct bk_err *err)
-{
-	size_t got = 0;
-	ssize_t r;
-
-	while (got < n) {
-		if (bk_s3_cancel)
-			return interrupted(err);
-		r = read(fd, buf + got, n - got);
-		if (r == 0)
-			break;
-		if (r < 0) {
-			if (errno == EINTR)
-				continue;
-			return bk_err_sys(err, BK_EXIT_RUNTIME, errno,
-			    "reading input");
-		}
-		got += (size_t)r;
-		if (progress != NULL)
-			progress(parg, (uint64_t)r);
-	}
-	return (ssize_t)got;
-}
-
 static int
 write_chunk(int fd, const char *buf, size_t n, const char *path,
     struct bk_err *err)
@@ -544,8 +514,8 @@ bk_fs_put(const char *path, int fd, enum bk_s3put_clobber clobber,
 	have_tmp = 1;
 
 	do {
-		if ((n = read_chunk(fd, buf, BK_FS_CHUNK, progress, parg,
-		    err)) < 0)
+		if ((n = bk_io_read_stop(fd, buf, BK_FS_CHUNK, &bk_s3_cancel,
+		    progress, parg, "reading input", err)) < 0)
 			goto out;
 		if (n == 0)
 			break;

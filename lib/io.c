@@ -70,3 +70,32 @@ bk_io_is_fifo(int fd)
 
 	return fstat(fd, &st) == 0 && S_ISFIFO(st.st_mode);
 }
+
+ssize_t
+bk_io_read_stop(int fd, void *buf, size_t n, const volatile sig_atomic_t *stop,
+    void (*each)(void *, uint64_t), void *arg, const char *what,
+    struct bk_err *err)
+{
+	size_t got = 0;
+	ssize_t r;
+
+	while (got < n) {
+		if (*stop)
+			return bk_err_set(err, BK_EXIT_RUNTIME, "interrupted");
+		r = read(fd, (char *)buf + got, n - got);
+		if (r == 0)
+			break;
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			return bk_err_sys(err, BK_EXIT_RUNTIME, errno, "%s",
+			    what);
+		}
+		got += (size_t)r;
+		if (each != NULL)
+			each(arg, (uint64_t)r);
+	}
+	if (*stop)
+		return bk_err_set(err, BK_EXIT_RUNTIME, "interrupted");
+	return (ssize_t)got;
+}

@@ -9,7 +9,9 @@
 #ifndef BK_IO_H
 #define BK_IO_H
 
+#include <signal.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "err.h"
@@ -22,6 +24,17 @@
  */
 ssize_t	bk_io_read_full(int fd, void *buf, size_t n, const char *what,
 	    struct bk_err *err);
+
+/*
+ * Like bk_io_read_full(), but give up when *stop becomes non-zero: a
+ * signal handler sets it, and the read(2) it interrupts (a handler
+ * installed without SA_RESTART) returns.  each(arg, bytes), if not NULL,
+ * is called after every read(2) that got some (a progress meter).
+ * Returns the bytes read, or -1 with err ("interrupted" when stopped).
+ */
+ssize_t	bk_io_read_stop(int fd, void *buf, size_t n,
+	    const volatile sig_atomic_t *stop, void (*each)(void *, uint64_t),
+	    void *arg, const char *what, struct bk_err *err);
 
 /*
  * Write all n bytes of buf to fd, looping over short writes and EINTR.

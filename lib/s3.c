@@ -711,6 +711,29 @@ fail:
 	return -1;
 }
 
+int
+bk_s3_call(struct bk_s3 *s, const char *method, const char *bucket,
+    const char *key, const struct bk_sigv4_param *qp, size_t nq,
+    const struct bk_sigv4_header *h, size_t nh, const void *body, size_t len,
+    int flags, struct bk_s3_resp *r, struct bk_err *err)
+{
+	struct bk_s3_req q;
+
+	memset(&q, 0, sizeof(q));
+	q.method = method;
+	q.bucket = bucket;
+	q.key = key;
+	q.query = qp;
+	q.nquery = nq;
+	q.headers = h;
+	q.nheaders = nh;
+	q.body = body;
+	q.len = len;
+	q.body_may_fail = (flags & BK_S3_MAYFAIL) != 0;
+	q.ok404 = (flags & BK_S3_OK404) != 0;
+	return bk_s3_request(s, &q, r, err);
+}
+
 /* --- times ---------------------------------------------------------------- */
 
 int
@@ -855,7 +878,6 @@ bk_s3_list(struct bk_s3 *s, const char *bucket, const char *prefix,
 {
 	struct listdoc *d = calloc(1, sizeof(*d));
 	struct bk_sigv4_param qp[5];
-	struct bk_s3_req q;
 	struct bk_s3_resp r;
 	char next[1100];
 	const char *pg;
@@ -879,12 +901,8 @@ bk_s3_list(struct bk_s3 *s, const char *bucket, const char *prefix,
 			qp[nq].key = "max-keys", qp[nq++].value = pg;
 		if (next[0] != '\0')
 			qp[nq].key = "continuation-token", qp[nq++].value = next;
-		memset(&q, 0, sizeof(q));
-		q.method = "GET";
-		q.bucket = bucket;
-		q.query = qp;
-		q.nquery = nq;
-		if (bk_s3_request(s, &q, &r, err) < 0)
+		if (bk_s3_call(s, "GET", bucket, NULL, qp, nq, NULL, 0, NULL,
+		    0, 0, &r, err) < 0)
 			goto out;
 		d->truncated = 0;
 		d->token[0] = '\0';
@@ -973,7 +991,6 @@ bk_s3_list_uploads(struct bk_s3 *s, const char *bucket, const char *prefix,
 {
 	struct updoc *d = calloc(1, sizeof(*d));
 	struct bk_sigv4_param qp[4];
-	struct bk_s3_req q;
 	struct bk_s3_resp r;
 	char km[1100], im[1100];
 	int rc = -1;
@@ -993,12 +1010,8 @@ bk_s3_list_uploads(struct bk_s3 *s, const char *bucket, const char *prefix,
 			qp[nq].key = "key-marker", qp[nq++].value = km;
 			qp[nq].key = "upload-id-marker", qp[nq++].value = im;
 		}
-		memset(&q, 0, sizeof(q));
-		q.method = "GET";
-		q.bucket = bucket;
-		q.query = qp;
-		q.nquery = nq;
-		if (bk_s3_request(s, &q, &r, err) < 0)
+		if (bk_s3_call(s, "GET", bucket, NULL, qp, nq, NULL, 0, NULL,
+		    0, 0, &r, err) < 0)
 			goto out;
 		d->truncated = 0;
 		d->nkey[0] = d->nid[0] = '\0';
@@ -1035,14 +1048,8 @@ int
 bk_s3_head(struct bk_s3 *s, const char *bucket, const char *key,
     struct bk_s3_resp *r, struct bk_err *err)
 {
-	struct bk_s3_req q;
-
-	memset(&q, 0, sizeof(q));
-	q.method = "HEAD";
-	q.bucket = bucket;
-	q.key = key;
-	q.ok404 = 1;
-	return bk_s3_request(s, &q, r, err);
+	return bk_s3_call(s, "HEAD", bucket, key, NULL, 0, NULL, 0, NULL, 0,
+	    BK_S3_OK404, r, err);
 }
 
 int
@@ -1050,18 +1057,11 @@ bk_s3_abort(struct bk_s3 *s, const char *bucket, const char *key,
     const char *upload_id, struct bk_err *err)
 {
 	struct bk_sigv4_param qp[1] = { { "uploadId", upload_id } };
-	struct bk_s3_req q;
 	struct bk_s3_resp r;
 	int rc;
 
-	memset(&q, 0, sizeof(q));
-	q.method = "DELETE";
-	q.bucket = bucket;
-	q.key = key;
-	q.query = qp;
-	q.nquery = 1;
-	q.ok404 = 1;
-	rc = bk_s3_request(s, &q, &r, err);
+	rc = bk_s3_call(s, "DELETE", bucket, key, qp, 1, NULL, 0, NULL, 0,
+	    BK_S3_OK404, &r, err);
 	bk_s3_resp_free(&r);
 	return rc;
 }
@@ -1134,7 +1134,6 @@ bk_s3_delete(struct bk_s3 *s, const char *bucket, const char *const *keys,
 	struct bk_sigv4_param qp[1] = { { "delete", "" } };
 	struct bk_sigv4_header h[1];
 	struct deldoc d;
-	struct bk_s3_req q;
 	struct bk_s3_resp r;
 	unsigned char md5[16];
 	unsigned int ml = 0;
@@ -1164,19 +1163,11 @@ bk_s3_delete(struct bk_s3 *s, const char *bucket, const char *const *keys,
 	EVP_Digest(body, len, md5, &ml, EVP_md5(), NULL);
 	bk_b64_encode(md5b, md5, 16, 1);
 	h[0].name = "content-md5", h[0].value = md5b;
-	memset(&q, 0, sizeof(q));
-	q.method = "POST";
-	q.bucket = bucket;
-	q.query = qp;
-	q.nquery = 1;
-	q.headers = h;
-	q.nheaders = 1;
-	q.body = body;
-	q.len = len;
 	memset(&d, 0, sizeof(d));
 	d.fn = failed;
 	d.arg = arg;
-	if (bk_s3_request(s, &q, &r, err) == 0) {
+	if (bk_s3_call(s, "POST", bucket, NULL, qp, 1, h, 1, body, len, 0, &r,
+	    err) == 0) {
 		if (r.body != NULL && bk_xml_parse(r.body, r.len, del_elem, &d,
 		    err) < 0)
 			bk_err_prefix(err, "DeleteObjects s3://%s", bucket);

@@ -120,6 +120,18 @@ int	bk_s3_request(struct bk_s3 *s, const struct bk_s3_req *q,
 	    struct bk_s3_resp *r, struct bk_err *err);
 void	bk_s3_resp_free(struct bk_s3_resp *r);
 
+/*
+ * bk_s3_request() for the common case: a body in memory (or none), no
+ * sink.  flags: BK_S3_OK404 (a 404 is an answer), BK_S3_MAYFAIL (a 200
+ * may carry an <Error>).
+ */
+#define BK_S3_OK404	0x01
+#define BK_S3_MAYFAIL	0x02
+int	bk_s3_call(struct bk_s3 *s, const char *method, const char *bucket,
+	    const char *key, const struct bk_sigv4_param *qp, size_t nq,
+	    const struct bk_sigv4_header *h, size_t nh, const void *body,
+	    size_t len, int flags, struct bk_s3_resp *r, struct bk_err *err);
+
 /* The value of x-amz-meta-name in r, or NULL. */
 const char *bk_s3_meta_get(const struct bk_s3_resp *r, const char *name);
 

@@ -227,58 +227,8 @@ queue_part(struct up *u, struct part *p)
 	pthread_mutex_unlock(&u->mu);
 }
 
-/* Read up to n bytes (less only at end of input), giving up when
- * cancelled: a signal interrupts read(2), and bk_s3_cancel says why. */
-static ssize_t
-read_part(int fd, char *buf, size_t n, struct bk_err *err)
-{
-	size_t got = 0;
-	ssize_t r;
-
-	while (got < n) {
-		if (bk_s3_cancel)
-			return bk_err_set(err, BK_EXIT_RUNTIME, "interrupted");
-		r = read(fd, buf + got, n - got > (1 << 20) ? (1 << 20) :
-		    n - got);
-		if (r == 0)
-			break;
-		if (r < 0) {
-			if (errno == EINTR)
-				continue;
-			return bk_err_sys(err, BK_EXIT_RUNTIME, errno,
-			    "reading stdin");
-		}
-		got += (size_t)r;
-	}
-	if (bk_s3_cancel)
-		return bk_err_set(err, BK_EXIT_RUNTIME, "interrupted");
-	return (ssize_t)got;
-}
-
 /* --- single requests ------------------------------------------------------ */
 
-static int
-simple(struct bk_s3 *s, const char *method, const char *bucket,
-    const char *key, const struct bk_sigv4_param *qp, size_t nq,
-    const struct bk_sigv4_header *h, size_t nh, const void *body, size_t len,
-    int may_fail, struct bk_s3_resp *r, struct bk_err *err)
-{
-	struct bk_s3_req q;
-
-	memset(&q, 0, sizeof(q));
-	q.method = method;
-	q.bucket = bucket;
-	q.key = key;
-	q.query = qp;
-	q.nquery = nq;
-	q.headers = h;
-	q.nheaders = nh;
-	q.body = body;
-	q.len = len;
-	q.body_may_fail = may_fail;
-	q.ok404 = strcmp(method, "HEAD") == 0;
-	return bk_s3_request(s, &q, r, err);
-}
 
 /* Does bucket/key exist?  1 yes, 0 no, -1 error. */
 static int
@@ -288,8 +238,7 @@ exists(struct bk_s3 *s, const char *bucket, const char *key,
 	struct bk_s3_resp r;
 	int rc;
 
-	if (simple(s, "HEAD", bucket, key, NULL, 0, NULL, 0, NULL, 0, 0, &r,
-	    err) < 0)
+	if (bk_s3_head(s, bucket, key, &r, err) < 0)
 		return -1;
 	rc = r.status != 404;
 	bk_s3_resp_free(&r);
@@ -313,8 +262,8 @@ abort_upload(struct bk_s3 *s, struct up *u)
 
 	/* An abort must go out even when cancelled. */
 	bk_s3_cancel = 0;
-	if (simple(s, "DELETE", u->bucket, u->key, qp, 1, NULL, 0, NULL, 0,
-	    0, &r, &e) < 0 && r.status != 404)
+	if (bk_s3_call(s, "DELETE", u->bucket, u->key, qp, 1, NULL, 0, NULL, 0,
+	    BK_S3_OK404, &r, &e) < 0)
 		bk_warn("abort of the upload to s3://%s/%s failed: %s; "
 		    "remove it with bk-prune --abort-incomplete", u->bucket,
 		    u->key, e.msg);
@@ -369,7 +318,7 @@ put_single(struct bk_s3 *s, const char *bucket, const char *key,
 	if (cond) {
 		h[n].name = "if-none-match", h[n++].value = "*";
 	}
-	rc = simple(s, "PUT", bucket, key, NULL, 0, h, n, p->buf, p->len, 0,
+	rc = bk_s3_call(s, "PUT", bucket, key, NULL, 0, h, n, p->buf, p->len, 0,
 	    &r, err);
 	if (rc < 0 && cond && r.status == 412) {
 		rc = exists_err(bucket, key, err);
@@ -385,7 +334,7 @@ put_single(struct bk_s3 *s, const char *bucket, const char *key,
 			if ((rc = exists(s, bucket, key, err)) > 0)
 				rc = exists_err(bucket, key, err);
 			else if (rc == 0)
-				rc = simple(s, "PUT", bucket, key, NULL, 0, h,
+				rc = bk_s3_call(s, "PUT", bucket, key, NULL, 0, h,
 				    n - 1, p->buf, p->len, 0, &r, err);
 		}
 	}
@@ -511,7 +460,7 @@ undo_complete(struct bk_s3 *s, struct up *u)
 	if (bk_s3_head(s, u->bucket, u->key, &r, &e) == 0 &&
 	    r.status == 200 && strcmp(r.etag, want) == 0) {
 		bk_s3_resp_free(&r);
-		if (simple(s, "DELETE", u->bucket, u->key, NULL, 0, NULL, 0,
+		if (bk_s3_call(s, "DELETE", u->bucket, u->key, NULL, 0, NULL, 0,
 		    NULL, 0, 0, &r, &e) < 0)
 			bk_warn("s3://%s/%s: completed despite the failure, "
 			    "and could not be removed: %s", u->bucket, u->key,
@@ -555,7 +504,7 @@ put_record(struct bk_s3 *s, struct up *u, const struct bk_s3put_result *res,
 		md5_b64(md5, line, (size_t)len);
 		h[n].name = "content-md5", h[n++].value = md5;
 	}
-	rc = simple(s, "PUT", u->bucket, rkey, NULL, 0, h, n, line,
+	rc = bk_s3_call(s, "PUT", u->bucket, rkey, NULL, 0, h, n, line,
 	    (size_t)len, 0, &r, err);
 	bk_s3_resp_free(&r);
 out:
@@ -595,7 +544,7 @@ create_upload(struct bk_s3 *s, const char *bucket, const char *key,
 	struct bk_s3_resp r;
 	int rc;
 
-	rc = simple(s, "POST", bucket, key, qp, 1, h, nh, NULL, 0, 0, &r,
+	rc = bk_s3_call(s, "POST", bucket, key, qp, 1, h, nh, NULL, 0, 0, &r,
 	    err);
 	if (rc == 0 && (r.body == NULL || bk_xml_parse(r.body, r.len,
 	    id_elem, &d, err) < 0 || !d.found))
@@ -619,8 +568,8 @@ complete(struct bk_s3 *s, struct up *u, struct bk_err *err)
 
 	if (body == NULL)
 		return bk_err_sys(err, BK_EXIT_RUNTIME, ENOMEM, "complete");
-	rc = simple(s, "POST", u->bucket, u->key, qp, 1, h, cond, body, blen,
-	    1, &r, err);
+	rc = bk_s3_call(s, "POST", u->bucket, u->key, qp, 1, h, cond, body, blen,
+	    BK_S3_MAYFAIL, &r, err);
 	if (rc < 0 && cond && r.status == 412) {
 		rc = exists_err(u->bucket, u->key, err);
 	} else if (rc < 0 && cond && (r.status == 501 ||
@@ -635,8 +584,8 @@ complete(struct bk_s3 *s, struct up *u, struct bk_err *err)
 			if ((rc = exists(s, u->bucket, u->key, err)) > 0)
 				rc = exists_err(u->bucket, u->key, err);
 			else if (rc == 0)
-				rc = simple(s, "POST", u->bucket, u->key, qp, 1,
-				    NULL, 0, body, blen, 1, &r, err);
+				rc = bk_s3_call(s, "POST", u->bucket, u->key, qp, 1,
+				    NULL, 0, body, blen, BK_S3_MAYFAIL, &r, err);
 		}
 	}
 	if (rc == 0)
@@ -707,7 +656,8 @@ bk_s3put(struct bk_aws *a, const char *bucket, const char *key, int fd,
 				*err = u.err;
 			goto out;
 		}
-		if ((n = read_part(fd, p->buf, psz, err)) < 0)
+		if ((n = bk_io_read_stop(fd, p->buf, psz, &bk_s3_cancel, NULL,
+		    NULL, "reading stdin", err)) < 0)
 			goto out;
 		p->len = (size_t)n;
 		EVP_DigestUpdate(md, p->buf, p->len);
@@ -806,7 +756,7 @@ bk_s3put(struct bk_aws *a, const char *bucket, const char *key, int fd,
 		struct bk_s3_resp r;
 
 		bk_err_prefix(err, "recording size and SHA-256");
-		if (simple(&s, "DELETE", bucket, key, NULL, 0, NULL, 0, NULL,
+		if (bk_s3_call(&s, "DELETE", bucket, key, NULL, 0, NULL, 0, NULL,
 		    0, 0, &r, &e2) < 0)
 			bk_warn("s3://%s/%s: stored without its size and "
 			    "SHA-256, and could not be removed: %s", bucket,
