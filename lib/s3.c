@@ -213,6 +213,11 @@ struct xfer {
 	size_t			 cap;
 	int			 sink_failed;
 	struct bk_err		 sink_err;
+	double			 stall;		/* seconds allowed without progress */
+	double			 last;		/* when bytes last moved */
+	curl_off_t		 moved;		/* bytes moved both ways */
+	int			 stalled;
+	int			 attempts;
 };
 
 static size_t
@@ -348,12 +353,27 @@ on_header(char *p, size_t size, size_t n, void *arg)
 	return n + nl + 1;
 }
 
+/* Called by curl about once a second and whenever bytes move: stop on
+ * a cancel, or after s->stall seconds in which no byte moved (curl's own
+ * low-speed check averages over the last seconds, and so reacts late). */
 static int
 on_progress(void *arg, curl_off_t dt, curl_off_t dn, curl_off_t ut,
     curl_off_t un)
 {
-	(void)arg, (void)dt, (void)dn, (void)ut, (void)un;
-	return bk_s3_cancel ? 1 : 0;
+	struct xfer *x = arg;
+	double now = bk_now();
+
+	(void)dt, (void)ut;
+	if (bk_s3_cancel)
+		return 1;
+	if (dn + un != x->moved || x->last == 0) {
+		x->moved = dn + un;
+		x->last = now;
+	} else if (now - x->last > x->stall) {
+		x->stalled = 1;
+		return 1;
+	}
+	return 0;
 }
 
 /* Append "&" or "?" and "k=v" (encoded) to url. */
@@ -466,9 +486,8 @@ bk_s3_backoff(unsigned n, unsigned *seed)
 	return ceil * ((double)rand_r(seed) / ((double)RAND_MAX + 1));
 }
 
-/* Sleep for secs unless cancelled. */
-static void
-nap(double secs)
+void
+bk_s3_nap(double secs)
 {
 	struct timespec ts;
 	double end = bk_now() + secs;
@@ -566,8 +585,6 @@ attempt(struct bk_s3 *s, const struct bk_s3_req *q, struct xfer *x,
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 15L);
-	curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
-	curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, (long)s->stall);
 	curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_write);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, x);
@@ -575,6 +592,7 @@ attempt(struct bk_s3 *s, const struct bk_s3_req *q, struct xfer *x,
 	curl_easy_setopt(c, CURLOPT_HEADERDATA, x);
 	curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
 	curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
+	curl_easy_setopt(c, CURLOPT_XFERINFODATA, x);
 	curl_easy_setopt(c, CURLOPT_BUFFERSIZE, 256L * 1024);
 	curl_easy_setopt(c, CURLOPT_UPLOAD_BUFFERSIZE, 512L * 1024);
 	if (s->aws->ca_file != NULL)
@@ -645,6 +663,8 @@ bk_s3_request(struct bk_s3 *s, const struct bk_s3_req *q,
 		x.q = q;
 		x.r = r;
 		x.err = err;
+		x.stall = s->stall;
+		r->attempts = n + 1;
 		if (bk_s3_cancel) {
 			bk_err_set(err, BK_EXIT_RUNTIME, "%s %s: interrupted",
 			    q->method, name);
@@ -682,11 +702,12 @@ bk_s3_request(struct bk_s3 *s, const struct bk_s3_req *q,
 			    r->request_id[0] ? " (request id " : "",
 			    r->request_id, r->request_id[0] ? ")" : "");
 			retry = retryable_status(r);
+		} else if (x.stalled) {
+			snprintf(why, sizeof(why), "no progress for %.0f s",
+			    s->stall);
+			retry = 1;
 		} else {
 			snprintf(why, sizeof(why), "%s", curl_easy_strerror(rc));
-			if (rc == CURLE_OPERATION_TIMEDOUT)
-				snprintf(why, sizeof(why), "no progress for %.0f "
-				    "s", s->stall);
 			retry = retryable_curl(rc);
 		}
 		/* Bytes already handed on cannot be taken back. */
@@ -699,7 +720,7 @@ bk_s3_request(struct bk_s3 *s, const struct bk_s3_req *q,
 		}
 		if (bk_verbose > 0)
 			bk_warn("%s %s: %s; retrying", q->method, name, why);
-		nap(bk_s3_backoff(n, &s->seed));
+		bk_s3_nap(bk_s3_backoff(n, &s->seed));
 	}
 ok:
 	free(url);

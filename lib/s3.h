@@ -5,8 +5,8 @@
  * One struct bk_s3 is one connection (a curl handle that keeps its
  * connection alive between requests); a thread uses its own.  Every
  * request is signed with SigV4 (the hex SHA-256 of the body, every x-amz-*
- * header signed) and retried on network errors, 5xx, 429, SlowDown and
- * RequestTimeout with exponential backoff and full jitter.  TLS
+ * header signed) and retried on network errors, 5xx but 501, 429,
+ * SlowDown and RequestTimeout with exponential backoff and full jitter.  TLS
  * certificates are verified.
  */
 #ifndef BK_S3_H
@@ -77,6 +77,7 @@ struct bk_s3_resp {
 	struct bk_s3_meta	 meta[BK_S3_META_MAX];
 	size_t			 nmeta;
 	uint64_t		 delivered;	/* body bytes given to the sink */
+	unsigned		 attempts;	/* requests sent (1: no retry) */
 };
 
 /*
@@ -140,6 +141,9 @@ const char *bk_s3_meta_get(const struct bk_s3_resp *r, const char *name);
  * Returns 1 if doc is one, 0 if not.
  */
 int	bk_s3_parse_error(const char *doc, size_t len, struct bk_s3_resp *r);
+
+/* Sleep secs seconds, or less if bk_s3_cancel is set meanwhile. */
+void	bk_s3_nap(double secs);
 
 /* Backoff before retry number n (0-based): full jitter on an exponential
  * ceiling of 200 ms x 2^n, at most 20 s; in seconds. */

@@ -243,6 +243,7 @@ get_s3(const char *url, const struct bk_aws_opts *ao, int latest,
 	char range[64], etag[130], *rsize = NULL, *rsha = NULL, *rseal = NULL;
 	struct newest nw = { NULL, 0 };
 	unsigned tries = 0;
+	uint64_t before;
 	int rc = -1, open = 0, aws_ok = 0;
 
 	memset(&r, 0, sizeof(r));
@@ -296,6 +297,7 @@ get_s3(const char *url, const struct bk_aws_opts *ao, int latest,
 		q.headers = h;
 		q.nheaders = nh;
 		s->r = &r;
+		before = s->n;
 		if (bk_s3_request(&c, &q, &r, err) == 0) {
 			if (r.status == 404) {
 				bk_err_set(err, BK_EXIT_CHECK, "%s: no such "
@@ -306,9 +308,18 @@ get_s3(const char *url, const struct bk_aws_opts *ao, int latest,
 		}
 		/* Broken mid-body: go on from where it stopped, from the
 		 * same object (If-Match), unless writing failed. */
-		if (s->failed || r.delivered == 0 || bk_s3_cancel ||
-		    ++tries > c.retries)
+		/* A connection that broke after a good stretch starts the
+		 * count again: only resumes that get nowhere use it up. */
+		if (s->n - before >= (1 << 20))
+			tries = 0;
+		if (s->failed || r.delivered == 0 || bk_s3_cancel)
 			goto out;
+		if (++tries > c.retries) {
+			bk_err_prefix(err, "%s: %u resumes in a row got "
+			    "nowhere", res->url, c.retries);
+			goto out;
+		}
+		bk_s3_nap(bk_s3_backoff(tries - 1, &c.seed));
 		if (etag[0] == '\0')
 			snprintf(etag, sizeof(etag), "%s", r.etag);
 		if (bk_verbose > 0)

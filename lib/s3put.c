@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "b64.h"
@@ -534,6 +535,34 @@ id_elem(void *arg, const char *path, const char *text, size_t len,
 	return 0;
 }
 
+struct orphans {
+	struct bk_s3	*s;
+	const char	*bucket;
+	const char	*key;
+	const char	*keep;
+	time_t		 since;
+	char		 ids[8][1100];
+	unsigned	 n;
+};
+
+static int
+orphan(void *arg, const struct bk_s3_upload *u, struct bk_err *err)
+{
+	struct orphans *o = arg;
+
+	(void)err;
+	if (strcmp(u->key, o->key) == 0 && strcmp(u->upload_id, o->keep) !=
+	    0 && u->initiated >= o->since && o->n < 8)
+		snprintf(o->ids[o->n++], sizeof(o->ids[0]), "%s",
+		    u->upload_id);
+	return 0;
+}
+
+/*
+ * Start a multipart upload.  If the request had to be sent again, the
+ * lost answer may have started an upload too: abort those of this key
+ * started meanwhile, so that none is left behind.
+ */
 static int
 create_upload(struct bk_s3 *s, const char *bucket, const char *key,
     const struct bk_sigv4_header *h, size_t nh, char *id, size_t idsize,
@@ -542,15 +571,41 @@ create_upload(struct bk_s3 *s, const char *bucket, const char *key,
 	struct bk_sigv4_param qp[1] = { { "uploads", "" } };
 	struct id_doc d = { id, idsize, 0 };
 	struct bk_s3_resp r;
+	time_t t0 = time(NULL);
+	unsigned attempts = 0, i;
 	int rc;
 
 	rc = bk_s3_call(s, "POST", bucket, key, qp, 1, h, nh, NULL, 0, 0, &r,
 	    err);
+	attempts = r.attempts;
 	if (rc == 0 && (r.body == NULL || bk_xml_parse(r.body, r.len,
 	    id_elem, &d, err) < 0 || !d.found))
 		rc = bk_err_set(err, BK_EXIT_RUNTIME, "POST s3://%s/%s"
 		    "?uploads: no UploadId in the answer", bucket, key);
 	bk_s3_resp_free(&r);
+	if (rc == 0 && attempts > 1) {
+		struct orphans *o = calloc(1, sizeof(*o));
+		struct bk_err e;
+
+		if (o != NULL) {
+			o->s = s;
+			o->bucket = bucket;
+			o->key = key;
+			o->keep = id;
+			o->since = t0 - 2;	/* S3 rounds to the second */
+			if (bk_s3_list_uploads(s, bucket, key, orphan, o,
+			    &e) < 0)
+				bk_warn("s3://%s/%s: a retried start may have "
+				    "left an upload: %s", bucket, key, e.msg);
+			for (i = 0; i < o->n; i++)
+				if (bk_s3_abort(s, bucket, key, o->ids[i],
+				    &e) < 0)
+					bk_warn("s3://%s/%s: could not abort "
+					    "the upload a retry left: %s",
+					    bucket, key, e.msg);
+			free(o);
+		}
+	}
 	return rc;
 }
 
