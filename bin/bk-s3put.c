@@ -56,7 +56,7 @@ help(void)
 	    "      --content-type T   the object's Content-Type\n"
 	    "      --expected-size N  size hint: one part size for the whole\n"
 	    "  -h, --help             this help\n"
-	    "  -j, --jobs N           parts in flight (default 4)\n"
+	    "  -j, --jobs N           parts in flight (default 3)\n"
 	    "      --lock-mode MODE   object lock: GOVERNANCE or COMPLIANCE\n"
 	    "      --meta KEY=VALUE   user metadata (repeatable)\n"
 	    "      --no-clobber[=check] never replace an object (=check: "
@@ -316,7 +316,7 @@ main(int argc, char **argv)
 	bk_run_start(&run, "bk-s3put");
 	run.usage = usage;
 	memset(&a, 0, sizeof(a));
-	a.put.jobs = 4;
+	a.put.jobs = 3;
 	if ((rc = parse(argc, argv, &a, &err)) != 0) {
 		run.closes_stdout = rc < 0;
 		return bk_run_end(&run, rc < 0 ? &err : NULL);

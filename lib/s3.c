@@ -593,8 +593,8 @@ attempt(struct bk_s3 *s, const struct bk_s3_req *q, struct xfer *x,
 	curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
 	curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
 	curl_easy_setopt(c, CURLOPT_XFERINFODATA, x);
-	curl_easy_setopt(c, CURLOPT_BUFFERSIZE, 256L * 1024);
-	curl_easy_setopt(c, CURLOPT_UPLOAD_BUFFERSIZE, 512L * 1024);
+	curl_easy_setopt(c, CURLOPT_BUFFERSIZE, 64L * 1024);
+	curl_easy_setopt(c, CURLOPT_UPLOAD_BUFFERSIZE, 128L * 1024);
 	if (s->aws->ca_file != NULL)
 		curl_easy_setopt(c, CURLOPT_CAINFO, s->aws->ca_file);
 	if (s->aws->ca_path != NULL)
