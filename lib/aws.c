@@ -233,6 +233,8 @@ bk_aws_set_endpoint(struct bk_aws *a, const char *url, struct bk_err *err)
 	const char *p, *h, *slash;
 	size_t hl;
 
+	free(a->scheme);
+	a->scheme = NULL;
 	if (strncmp(url, "https://", 8) == 0) {
 		p = url + 8;
 		a->scheme = strdup("https");
