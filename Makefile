@@ -54,6 +54,7 @@ bk-dump_LIBS	= $(pq_LIBS)
 bk-s3put_LIBS	= $(S3_LIBS)
 bk-s3get_LIBS	= $(S3_LIBS)
 bk-s3ls_LIBS	= $(S3_LIBS)
+bk-age_LIBS	= $(S3_LIBS)
 bk-prune_LIBS	= $(S3_LIBS)
 bk-verify_LIBS	= $(zlib_LIBS) $(crypto_LIBS) -lpthread
 
