@@ -134,7 +134,7 @@ backup() {
 	expect_status 0
 }
 
-@test "empty: an empty directory, nothing matching, a missing directory are CRITICAL" {
+@test "empty: an empty directory or nothing matching is CRITICAL; a missing directory UNKNOWN" {
 	mkdir "$T/d"
 	check "$T/d/"
 	expect_status 2
