@@ -94,7 +94,8 @@ check: deps
 	@echo '== man pages'
 	mandoc -Tlint -Wwarning $(MAN)
 	@echo '== integration tests'
-	prove $(PROVEFLAGS) --exec 'bats --tap' $(or $(BATS),$(wildcard t/*.bats))
+	BK_SANITIZE=$(SANITIZE) prove $(PROVEFLAGS) --exec 'bats --tap' \
+	    $(or $(BATS),$(wildcard t/*.bats))
 
 bench: deps
 	@$(MAKE) --no-print-directory all

@@ -923,8 +923,10 @@ bk_s3_list(struct bk_s3 *s, const char *bucket, const char *prefix,
 		if (next[0] != '\0')
 			qp[nq].key = "continuation-token", qp[nq++].value = next;
 		if (bk_s3_call(s, "GET", bucket, NULL, qp, nq, NULL, 0, NULL,
-		    0, 0, &r, err) < 0)
+		    0, 0, &r, err) < 0) {
+			bk_s3_resp_free(&r);
 			goto out;
+		}
 		d->truncated = 0;
 		d->token[0] = '\0';
 		if (r.body == NULL || bk_xml_parse(r.body, r.len, list_elem, d,
@@ -1032,8 +1034,10 @@ bk_s3_list_uploads(struct bk_s3 *s, const char *bucket, const char *prefix,
 			qp[nq].key = "upload-id-marker", qp[nq++].value = im;
 		}
 		if (bk_s3_call(s, "GET", bucket, NULL, qp, nq, NULL, 0, NULL,
-		    0, 0, &r, err) < 0)
+		    0, 0, &r, err) < 0) {
+			bk_s3_resp_free(&r);
 			goto out;
+		}
 		d->truncated = 0;
 		d->nkey[0] = d->nid[0] = '\0';
 		if (r.body == NULL || bk_xml_parse(r.body, r.len,

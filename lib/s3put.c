@@ -239,8 +239,10 @@ exists(struct bk_s3 *s, const char *bucket, const char *key,
 	struct bk_s3_resp r;
 	int rc;
 
-	if (bk_s3_head(s, bucket, key, &r, err) < 0)
+	if (bk_s3_head(s, bucket, key, &r, err) < 0) {
+		bk_s3_resp_free(&r);
 		return -1;
+	}
 	rc = r.status != 404;
 	bk_s3_resp_free(&r);
 	return rc;

@@ -167,6 +167,17 @@ expect_lines_bk() {
 	fi
 }
 
+# rss_max KIB: KIB, or three times it under ASan and UBSan (make
+# SANITIZE=1 check), whose shadow memory and quarantine add to every
+# process.
+rss_max() {
+	if [ "${BK_SANITIZE:-}" = 1 ]; then
+		echo $(( $1 * 3 ))
+	else
+		echo "$1"
+	fi
+}
+
 # wait_for SECONDS CMD [ARG...]: poll CMD every 50 ms until it succeeds;
 # fail after SECONDS.
 wait_for() {
