@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # demo.sh - the main job end to end, on a throwaway PostgreSQL server: back
-# a database up with bk-dump | bk-gz | bk-crypt into a backups directory,
-# test the backup, restore it into a new database with stock tools only
-# (age, gzip, pg_restore), compare the row counts,
+# a database up with bk-dump | bk-gz | bk-crypt | bk-s3put into a backups
+# directory, list it, verify every layer, check its freshness, dry-run a
+# retention policy, restore it with bk and with stock tools only (age,
+# gzip, pg_restore), compare the row counts,
 # and show the pipeline seal stop a broken pipeline that a plain shell calls
 # a success.  Every command is printed (+ ...) before it runs.  Cleans up
 # (server stopped, temp dir removed) even on failure; exits non-zero if any
@@ -11,7 +12,7 @@ set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd -P)
 pgserver=$repo/t/pgserver.sh
-for t in bk-dump bk-gz bk-crypt; do
+for t in bk-dump bk-gz bk-crypt bk-s3put bk-s3get bk-s3ls bk-verify bk-age bk-prune; do
 	[ -x "$repo/bin/$t" ] || { echo "demo: bin/$t: not built (run make)" >&2; exit 1; }
 done
 export PATH="$repo/bin:$PATH"
@@ -99,14 +100,22 @@ run "bk-crypt --keygen -o identity.txt"
 run "bk-crypt --to-recipient -i identity.txt > recipients.txt"
 run "cat recipients.txt"
 
-say "the backup: bk-dump | bk-gz | bk-crypt into a backups directory"
-file=backups/demo-$(date -u +%Y%m%dT%H%M%SZ).dump.gz.age
-run "mkdir -p backups"
-run "bk-dump demo | bk-gz | bk-crypt -R recipients.txt > $file"
-run "ls -l backups"
+say "the backup: bk-dump | bk-gz | bk-crypt | bk-s3put into a backups directory"
+echo "# (an s3:// URL works the same; the key is a strftime template, in UTC)"
+run "bk-dump demo | bk-gz | bk-crypt -R recipients.txt | bk-s3put 'backups/demo-%Y%m%dT%H%M%SZ.dump.gz.age'"
+run "bk-s3ls backups/"
+file=$(bk-s3ls backups/ | tail -n 1 | cut -d ' ' -f 3-)
 
-say "test it: decrypt and check every gzip CRC-32 and length"
-run "bk-crypt -d -i identity.txt < $file | bk-gz -t && echo 'decrypts, gzip layer: ok'"
+say "check it: every layer, with the identity (kept away from the database host)"
+run "bk-s3get --latest backups/ | bk-verify -v -i identity.txt"
+
+say "monitoring and retention: is the newest backup fresh and big enough; what would a policy delete"
+run "bk-age --warning 25h --critical 49h --min-size 1K backups/"
+run "bk-prune -n --keep-daily 30 --keep-weekly 12 --keep-monthly 12 --keep-yearly 7 --match 'demo-*' backups/"
+
+say "restore it with bk: the newest backup, checked against its recorded SHA-256"
+run "createdb restored_bk"
+run "bk-s3get --latest backups/ | bk-crypt -d -i identity.txt | bk-gz -d | pg_restore -d restored_bk"
 
 say "restore it into a new database with stock tools only: age, gzip, pg_restore"
 run "createdb restored"
@@ -115,8 +124,9 @@ run "age -d -i identity.txt $file | gzip -dc | pg_restore -d restored"
 say "compare row counts (rowcounts DB: one 'table rows' line per table)"
 run "rowcounts demo > demo.counts"
 run "rowcounts restored > restored.counts"
+run "rowcounts restored_bk > restored_bk.counts"
 run "cat restored.counts"
-run "diff demo.counts restored.counts && echo 'row counts match'"
+run "diff demo.counts restored.counts && diff demo.counts restored_bk.counts && echo 'row counts match'"
 
 say "the seal: a failing upstream must not look like a success"
 run "bk-dump --format plain demo | bk-gz > backups/plain.sql.gz"
