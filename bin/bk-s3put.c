@@ -345,6 +345,13 @@ main(int argc, char **argv)
 		rc = bk_s3put(&aws, l.bucket, l.key, 0, &a.put, bk_run_at_eof,
 		    &run, on_bytes, &prog, &res, &err);
 	} else {
+		/* What only S3 can do must not be dropped silently. */
+		if (a.class || a.sse || a.lock || a.nmeta || a.ctype) {
+			bk_err_set(&err, BK_EXIT_USAGE, "%s: --storage-class, "
+			    "--sse, --lock-mode, --meta and --content-type are "
+			    "for s3:// locations", url);
+			goto done;
+		}
 		if (bk_fs_path(url, &path, &err) < 0)
 			goto done;
 		rc = bk_fs_put(path, 0, a.put.clobber, bk_run_at_eof, &run,
