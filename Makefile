@@ -56,7 +56,7 @@ bk-s3get_LIBS	= $(S3_LIBS)
 bk-s3ls_LIBS	= $(S3_LIBS)
 bk-age_LIBS	= $(S3_LIBS)
 bk-prune_LIBS	= $(S3_LIBS)
-bk-verify_LIBS	= $(zlib_LIBS) $(crypto_LIBS) -lpthread
+bk-verify_LIBS	= $(zlib_LIBS) $(crypto_LIBS) $(pq_LIBS) -lpthread
 
 all: $(addprefix bin/,$(TOOLS))
 

@@ -9,20 +9,25 @@
 
 #include "age.h"
 #include "bk.h"
+#include "pg.h"
+#include "restore.h"
 #include "verify.h"
 
 static const char usage[] =
     "bk-verify [-hjqvV] [-i file]... [--passphrase-file file | "
     "--passphrase-fd fd]\n"
-    "                 [--max-work-factor n]";
+    "                 [--max-work-factor n] [--restore-test conninfo "
+    "[--check-sql file]]";
 
-enum { OPT_PFD = 0x100, OPT_PFILE, OPT_MAXWF };
+enum { OPT_PFD = 0x100, OPT_PFILE, OPT_MAXWF, OPT_RESTORE, OPT_CHECKSQL };
 
 struct args {
 	struct bk_age_keyring	 keys;
 	const char		*pfile;
 	int			 pfd;
 	int			 json;
+	const char		*restore;	/* --restore-test CONNINFO */
+	const char		*check_sql;
 };
 
 static void
@@ -33,6 +38,8 @@ help(void)
 	    "under them\n(pg_dump custom or plain, a tar of dumps, a base "
 	    "backup).  One line on\nstdout: OK or FAIL, the layers, the size "
 	    "and SHA-256 of the stream.\n\n"
+	    "      --check-sql FILE   queries that must return true in the "
+	    "restored database\n"
 	    "  -h, --help             this help\n"
 	    "  -i, --identity FILE    age identities, to decrypt "
 	    "(repeatable)\n"
@@ -42,6 +49,10 @@ help(void)
 	    "      --passphrase-fd FD  read the passphrase from FD\n"
 	    "      --passphrase-file F read the passphrase from F (mode 0600)\n"
 	    "  -q, --quiet            no warnings\n"
+	    "      --restore-test C   restore a logical backup into a scratch "
+	    "database on\n"
+	    "                         the server of conninfo C, check it, drop "
+	    "it\n"
 	    "  -v, --verbose          a line per layer after the summary\n"
 	    "  -V, --version          print the version\n", usage);
 }
@@ -50,6 +61,7 @@ static int
 parse(int argc, char **argv, struct args *a, struct bk_err *err)
 {
 	static const struct option longopts[] = {
+		{ "check-sql",		required_argument, NULL, OPT_CHECKSQL },
 		{ "help",		no_argument,	   NULL, 'h' },
 		{ "identity",		required_argument, NULL, 'i' },
 		{ "json",		no_argument,	   NULL, 'j' },
@@ -57,6 +69,7 @@ parse(int argc, char **argv, struct args *a, struct bk_err *err)
 		{ "passphrase-fd",	required_argument, NULL, OPT_PFD },
 		{ "passphrase-file",	required_argument, NULL, OPT_PFILE },
 		{ "quiet",		no_argument,	   NULL, 'q' },
+		{ "restore-test",	required_argument, NULL, OPT_RESTORE },
 		{ "verbose",		no_argument,	   NULL, 'v' },
 		{ "version",		no_argument,	   NULL, 'V' },
 		{ NULL,			0,		   NULL, 0 }
@@ -101,6 +114,14 @@ parse(int argc, char **argv, struct args *a, struct bk_err *err)
 		case OPT_PFILE:
 			a->pfile = optarg;
 			break;
+		case OPT_RESTORE:
+			if (bk_pg_check_conninfo(optarg, err) < 0)
+				return -1;
+			a->restore = optarg;
+			break;
+		case OPT_CHECKSQL:
+			a->check_sql = optarg;
+			break;
 		default:
 			return bk_cli_badopt(c, argv, err);
 		}
@@ -108,6 +129,9 @@ parse(int argc, char **argv, struct args *a, struct bk_err *err)
 	if (optind < argc)
 		return bk_err_set(err, BK_EXIT_USAGE, "%s: bk-verify reads the "
 		    "backup on stdin (use <, or bk-s3get ... |)", argv[optind]);
+	if (a->check_sql != NULL && a->restore == NULL)
+		return bk_err_set(err, BK_EXIT_USAGE, "--check-sql needs "
+		    "--restore-test");
 	if (a->pfile != NULL && a->pfd >= 0)
 		return bk_err_set(err, BK_EXIT_USAGE, "--passphrase-file and "
 		    "--passphrase-fd exclude each other");
@@ -161,7 +185,12 @@ report(const struct bk_verify_report *r, int json)
 			jstr(L->failed ? L->err.msg : L->detail);
 			printf("}");
 		}
-		printf("]}\n");
+		printf("],\"restore\":");
+		if (r->restore[0] != '\0')
+			jstr(r->restore);
+		else
+			printf("null");
+		printf("}\n");
 		return;
 	}
 	printf("%s ", r->code == 0 ? "OK" : "FAIL");
@@ -171,7 +200,7 @@ report(const struct bk_verify_report *r, int json)
 	if (r->code != 0)
 		printf(": %s", r->msg);
 	printf("\n");
-	if (bk_verbose > 0)
+	if (bk_verbose > 0) {
 		for (k = 0; k < r->n; k++) {
 			const struct bk_verify_layer *L = &r->layer[k];
 
@@ -179,6 +208,9 @@ report(const struct bk_verify_report *r, int json)
 			    "FAIL" : L->failed ? "stopped" : "ok",
 			    L->failed ? L->err.msg : L->detail);
 		}
+		if (r->restore[0] != '\0')
+			printf("  %-8s ok: %s\n", "restore", r->restore);
+	}
 }
 
 int
@@ -186,6 +218,8 @@ main(int argc, char **argv)
 {
 	struct args a;
 	struct bk_verify_opts o;
+	struct bk_verify_tap tap;
+	struct bk_restore rs;
 	struct bk_verify_report *r = NULL;
 	struct bk_err err = { 0, 0, "" };
 	struct bk_run run;
@@ -208,6 +242,13 @@ main(int argc, char **argv)
 	}
 	memset(&o, 0, sizeof(o));
 	o.keys = a.keys.n > 0 || a.keys.pass.len > 0 ? &a.keys : NULL;
+	if (a.restore != NULL) {
+		bk_restore_init(&rs, a.restore, a.check_sql);
+		tap.start = bk_restore_start;
+		tap.end = bk_restore_end;
+		tap.arg = &rs;
+		o.tap = &tap;
+	}
 	o.at_eof = bk_run_at_eof;
 	o.at_eof_arg = &run;
 	bk_verify(0, &o, r);

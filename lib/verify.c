@@ -1092,6 +1092,7 @@ bk_verify(int fd, const struct bk_verify_opts *o, struct bk_verify_report *r)
 
 	memset(r, 0, sizeof(*r));
 	memset(&h, 0, sizeof(h));
+	memset(&v, 0, sizeof(v));
 	v.o = o;
 	v.r = r;
 	pthread_mutex_init(&v.mu, NULL);

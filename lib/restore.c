@@ -1,0 +1,350 @@
+/*
+ * restore.c - the restore test of a logical backup (see restore.h).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <libpq-fe.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "io.h"
+#include "pg.h"
+#include "restore.h"
+
+#define SQL_MAX		(1024 * 1024)
+
+void
+bk_restore_init(struct bk_restore *r, const char *conninfo,
+    const char *check_sql)
+{
+	memset(r, 0, sizeof(*r));
+	r->conninfo = conninfo;
+	r->check_sql = check_sql;
+	r->child = -1;
+	r->errfd = -1;
+}
+
+/* Run sql on conn; 0 if it succeeded, else -1 with err. */
+static int
+exec_ok(PGconn *conn, const char *sql, const char *what, struct bk_err *err)
+{
+	PGresult *res = PQexec(conn, sql);
+	char msg[300];
+	int rc = 0;
+
+	if (PQresultStatus(res) != PGRES_COMMAND_OK &&
+	    PQresultStatus(res) != PGRES_TUPLES_OK)
+		rc = bk_err_set(err, BK_EXIT_RUNTIME, "%s: %s", what,
+		    bk_pg_oneline(msg, sizeof(msg), PQerrorMessage(conn)));
+	PQclear(res);
+	return rc;
+}
+
+/* Drop the scratch database, if there is one. */
+static void
+drop(struct bk_restore *r)
+{
+	char sql[96];
+	struct bk_err e;
+
+	if (r->dbname[0] == '\0' || r->conn == NULL)
+		return;
+	snprintf(sql, sizeof(sql), "DROP DATABASE IF EXISTS \"%s\" WITH "
+	    "(FORCE)", r->dbname);
+	if (exec_ok(r->conn, sql, "drop the scratch database", &e) < 0)
+		fprintf(stderr, "bk-verify: warning: %s: %s\n", r->dbname,
+		    e.msg);
+	r->dbname[0] = '\0';
+}
+
+int
+bk_restore_start(void *arg, const char *kind, int *fd, struct bk_err *err)
+{
+	struct bk_restore *r = arg;
+	unsigned char rnd[6];
+	char sql[96], path[4096], msg[300], tmpl[] = "/tmp/bk-restore.XXXXXX";
+	const char *bindir = getenv("BK_PG_BINDIR");
+	int p[2] = { -1, -1 }, num, rfd, i;
+
+	*fd = -1;
+	if (strcmp(kind, "custom") == 0)
+		snprintf(r->tool, sizeof(r->tool), "pg_restore");
+	else if (strcmp(kind, "plain") == 0)
+		snprintf(r->tool, sizeof(r->tool), "psql");
+	else
+		return bk_err_set(err, BK_EXIT_RUNTIME, "a restore test of a "
+		    "%s archive is not supported yet (custom and plain dumps "
+		    "are)", kind);
+	r->conn = PQconnectdb(r->conninfo);
+	if (PQstatus(r->conn) != CONNECTION_OK)
+		return bk_err_set(err, BK_EXIT_RUNTIME, "cannot connect: %s",
+		    bk_pg_oneline(msg, sizeof(msg), PQerrorMessage(r->conn)));
+	if (bk_pg_find_tool(r->tool, PQserverVersion(r->conn),
+	    bindir != NULL && *bindir != '\0' ? bindir : NULL, NULL,
+	    getenv("PATH"), path, sizeof(path), &num, err) < 0)
+		return -1;
+	/* A name nobody else uses. */
+	if ((rfd = open("/dev/urandom", O_RDONLY | O_CLOEXEC)) < 0 ||
+	    read(rfd, rnd, sizeof(rnd)) != (ssize_t)sizeof(rnd)) {
+		if (rfd >= 0)
+			close(rfd);
+		return bk_err_sys(err, BK_EXIT_RUNTIME, errno, "/dev/urandom");
+	}
+	close(rfd);
+	snprintf(r->dbname, sizeof(r->dbname), "bk_verify_");
+	for (i = 0; i < 6; i++)
+		snprintf(r->dbname + 10 + 2 * i, 3, "%02x", rnd[i]);
+	snprintf(sql, sizeof(sql), "CREATE DATABASE \"%s\" TEMPLATE "
+	    "template0", r->dbname);
+	if (exec_ok(r->conn, sql, "create the scratch database", err) < 0) {
+		r->dbname[0] = '\0';
+		return -1;
+	}
+	if ((r->scratch = bk_pg_conninfo_db(r->conninfo, r->dbname,
+	    err)) == NULL)
+		return -1;
+	if ((r->errfd = mkostemp(tmpl, O_CLOEXEC)) < 0)
+		return bk_err_sys(err, BK_EXIT_RUNTIME, errno, "%s", tmpl);
+	unlink(tmpl);
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return bk_err_sys(err, BK_EXIT_RUNTIME, errno, "pipe");
+	if ((r->child = fork()) < 0) {
+		close(p[0]);
+		close(p[1]);
+		return bk_err_sys(err, BK_EXIT_RUNTIME, errno, "fork");
+	}
+	if (r->child == 0) {
+		int null = open("/dev/null", O_WRONLY);
+
+		signal(SIGPIPE, SIG_DFL);
+		if (dup2(p[0], 0) < 0 || dup2(null, 1) < 0 ||
+		    dup2(r->errfd, 2) < 0)
+			_exit(127);
+		if (strcmp(r->tool, "pg_restore") == 0)
+			execl(path, "pg_restore", "--no-owner",
+			    "--no-privileges", "--exit-on-error", "-d",
+			    r->scratch, (char *)NULL);
+		else
+			execl(path, "psql", "-X", "-q", "-v", "ON_ERROR_STOP=1",
+			    "-d", r->scratch, (char *)NULL);
+		_exit(127);
+	}
+	close(p[0]);
+	*fd = p[1];
+	return 0;
+}
+
+/* The first error line the child wrote, one line, into buf. */
+static const char *
+child_error(struct bk_restore *r, char *buf, size_t size)
+{
+	ssize_t n;
+	char *nl;
+
+	buf[0] = '\0';
+	if (r->errfd < 0 || lseek(r->errfd, 0, SEEK_SET) < 0)
+		return buf;
+	if ((n = read(r->errfd, buf, size - 1)) <= 0)
+		n = 0;
+	buf[n] = '\0';
+	if ((nl = strchr(buf, '\n')) != NULL)
+		*nl = '\0';
+	return buf;
+}
+
+/* The user's query number n: exactly one row, its first column true. */
+struct checks {
+	PGconn		*conn;
+	struct bk_err	*err;
+	int		 ok;
+};
+
+static int
+check_one(void *arg, int n, const char *stmt)
+{
+	struct checks *c = arg;
+	PGresult *res = PQexec(c->conn, stmt);
+	char msg[300], one[64];
+	size_t i;
+	int rc = 0;
+
+	/* The query for the message, on one line. */
+	snprintf(one, sizeof(one), "%s", stmt);
+	for (i = 0; one[i] != '\0'; i++)
+		if (one[i] == '\n' || one[i] == '\t' || one[i] == '\r')
+			one[i] = ' ';
+	while (i > 0 && one[i - 1] == ' ')
+		one[--i] = '\0';
+
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+		rc = bk_err_set(c->err, BK_EXIT_CHECK, "check query %d (%s) "
+		    "failed: %s", n, one, bk_pg_oneline(msg, sizeof(msg),
+		    PQerrorMessage(c->conn)));
+	else if (PQntuples(res) != 1 || PQnfields(res) < 1 ||
+	    strcmp(PQgetvalue(res, 0, 0), "t") != 0)
+		rc = bk_err_set(c->err, BK_EXIT_CHECK, "check query %d (%s) "
+		    "is not true", n, one);
+	PQclear(res);
+	if (rc == 0)
+		c->ok++;
+	return rc;
+}
+
+int
+bk_restore_split(const char *text, size_t len,
+    int (*fn)(void *arg, int n, const char *stmt), void *arg)
+{
+	const char *p = text, *end = text + len, *nl;
+	char *stmt = malloc(len + 1);
+	size_t sl = 0;
+	int n = 0, rc;
+
+	if (stmt == NULL)
+		return -1;
+	for (; p < end; p = nl + 1) {
+		const char *e;
+
+		if ((nl = memchr(p, '\n', (size_t)(end - p))) == NULL)
+			nl = end;
+		e = nl;
+		while (e > p && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r'))
+			e--;
+		if (e == p || (e - p >= 2 && p[0] == '-' && p[1] == '-'))
+			continue;
+		memcpy(stmt + sl, p, (size_t)(e - p));
+		sl += (size_t)(e - p);
+		stmt[sl++] = '\n';
+		if (e[-1] == ';') {
+			stmt[sl] = '\0';
+			if ((rc = fn(arg, ++n, stmt)) < 0) {
+				free(stmt);
+				return rc;
+			}
+			sl = 0;
+		}
+	}
+	if (sl > 0) {
+		stmt[sl] = '\0';
+		if ((rc = fn(arg, ++n, stmt)) < 0) {
+			free(stmt);
+			return rc;
+		}
+	}
+	free(stmt);
+	return n;
+}
+
+/* Tables and rows of the scratch database, and the user's queries. */
+static int
+sanity(struct bk_restore *r, char *detail, size_t size, struct bk_err *err)
+{
+	PGconn *c = PQconnectdb(r->scratch);
+	PGresult *res = NULL;
+	struct checks ck = { c, err, 0 };
+	unsigned long long rows = 0;
+	char msg[300], *text = NULL;
+	int i, n = 0, rc = -1, fd;
+	ssize_t len;
+
+	if (PQstatus(c) != CONNECTION_OK) {
+		bk_err_set(err, BK_EXIT_RUNTIME, "cannot connect to the scratch "
+		    "database: %s", bk_pg_oneline(msg, sizeof(msg),
+		    PQerrorMessage(c)));
+		goto out;
+	}
+	res = PQexec(c, "SELECT quote_ident(n.nspname) || '.' || "
+	    "quote_ident(c.relname) FROM pg_class c JOIN pg_namespace n ON "
+	    "n.oid = c.relnamespace WHERE c.relkind IN ('r', 'p') AND "
+	    "n.nspname NOT IN ('pg_catalog', 'information_schema') AND "
+	    "n.nspname NOT LIKE 'pg_toast%' ORDER BY 1");
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		bk_err_set(err, BK_EXIT_RUNTIME, "list tables: %s",
+		    bk_pg_oneline(msg, sizeof(msg), PQerrorMessage(c)));
+		goto out;
+	}
+	n = PQntuples(res);
+	for (i = 0; i < n; i++) {
+		char sql[600];
+		PGresult *cnt;
+
+		snprintf(sql, sizeof(sql), "SELECT count(*) FROM ONLY %s",
+		    PQgetvalue(res, i, 0));
+		cnt = PQexec(c, sql);
+		if (PQresultStatus(cnt) != PGRES_TUPLES_OK) {
+			bk_err_set(err, BK_EXIT_CHECK, "%s: cannot be read: %s",
+			    PQgetvalue(res, i, 0), bk_pg_oneline(msg,
+			    sizeof(msg), PQerrorMessage(c)));
+			PQclear(cnt);
+			goto out;
+		}
+		rows += strtoull(PQgetvalue(cnt, 0, 0), NULL, 10);
+		PQclear(cnt);
+	}
+	if (r->check_sql != NULL) {
+		if ((fd = open(r->check_sql, O_RDONLY | O_CLOEXEC)) < 0) {
+			bk_err_sys(err, BK_EXIT_USAGE, errno, "%s",
+			    r->check_sql);
+			goto out;
+		}
+		text = malloc(SQL_MAX + 1);
+		len = text != NULL ? bk_io_read_full(fd, text, SQL_MAX + 1,
+		    r->check_sql, err) : -1;
+		close(fd);
+		if (len < 0 || len > SQL_MAX) {
+			if (len > SQL_MAX)
+				bk_err_set(err, BK_EXIT_USAGE, "%s: larger than "
+				    "1 MiB", r->check_sql);
+			goto out;
+		}
+		if (bk_restore_split(text, (size_t)len, check_one, &ck) < 0)
+			goto out;
+	}
+	i = snprintf(detail, size, "restored into a scratch database: %d "
+	    "tables, %llu rows", n, rows);
+	if (r->check_sql != NULL && i > 0 && (size_t)i < size)
+		snprintf(detail + i, size - (size_t)i, "; %d check quer%s true",
+		    ck.ok, ck.ok == 1 ? "y" : "ies");
+	rc = 0;
+out:
+	free(text);
+	PQclear(res);
+	PQfinish(c);
+	return rc;
+}
+
+int
+bk_restore_end(void *arg, int verified, char *detail, size_t size,
+    struct bk_err *err)
+{
+	struct bk_restore *r = arg;
+	char line[400];
+	int st = 0, rc = 0;
+
+	detail[0] = '\0';
+	if (r->child > 0) {
+		while (waitpid(r->child, &st, 0) < 0 && errno == EINTR)
+			;
+		r->child = -1;
+		if (verified && (!WIFEXITED(st) || WEXITSTATUS(st) != 0)) {
+			child_error(r, line, sizeof(line));
+			rc = bk_err_set(err, BK_EXIT_CHECK, "%s: %s", r->tool,
+			    line[0] ? line : "failed");
+		}
+	}
+	if (rc == 0 && verified && r->scratch != NULL)
+		rc = sanity(r, detail, size, err);
+	drop(r);
+	if (r->errfd >= 0)
+		close(r->errfd);
+	r->errfd = -1;
+	free(r->scratch);
+	r->scratch = NULL;
+	if (r->conn != NULL)
+		PQfinish(r->conn);
+	r->conn = NULL;
+	return rc;
+}

@@ -1,0 +1,50 @@
+/*
+ * restore.h - bk-verify's restore test of a logical backup: the payload
+ * goes into a scratch database made for it, sanity checks and the user's
+ * own queries run there, and the database is dropped whatever happened.
+ *
+ * It is a struct bk_verify_tap (verify.h): bk_restore_start() creates
+ * the database and starts the client of the server's version that loads
+ * the payload (pg_restore for a custom archive, psql for plain SQL) and
+ * gives the pipe to its stdin; bk_restore_end() waits for it, runs the
+ * checks when the backup verified, and drops the database.
+ */
+#ifndef BK_RESTORE_H
+#define BK_RESTORE_H
+
+#include <sys/types.h>
+
+#include "err.h"
+
+struct bk_restore {
+	const char	*conninfo;	/* a maintenance database */
+	const char	*check_sql;	/* a file of queries, or NULL */
+	void		*conn;		/* PGconn * to conninfo */
+	char		 dbname[32];	/* "bk_verify_<12 hex>", "" if none */
+	char		*scratch;	/* conninfo of the scratch database */
+	char		 tool[16];	/* "pg_restore" or "psql" */
+	pid_t		 child;		/* -1: none */
+	int		 errfd;		/* the child's stderr, a temp file */
+};
+
+/* Set r up for conninfo and check_sql (both kept by reference). */
+void	bk_restore_init(struct bk_restore *r, const char *conninfo,
+	    const char *check_sql);
+
+/* The two halves of the tap (arg is a struct bk_restore). */
+int	bk_restore_start(void *arg, const char *kind, int *fd,
+	    struct bk_err *err);
+int	bk_restore_end(void *arg, int verified, char *detail, size_t size,
+	    struct bk_err *err);
+
+/*
+ * Split the text of a --check-sql file (len bytes) into statements: a
+ * statement ends with ';' at the end of a line (blanks after it
+ * allowed); lines that are empty or start with "--" are left out.
+ * Calls fn for each, NUL-terminated, with its 1-based number.  Returns
+ * the number of statements, or what fn returned if negative.
+ */
+int	bk_restore_split(const char *text, size_t len,
+	    int (*fn)(void *arg, int n, const char *stmt), void *arg);
+
+#endif
