@@ -9,6 +9,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <sys/un.h>
+#include <sys/stat.h>
+#include <sys/socket.h>
+#include <pwd.h>
+#include <grp.h>
 #include <unistd.h>
 
 #include "io.h"
@@ -26,6 +31,8 @@ bk_restore_init(struct bk_restore *r, const char *conninfo,
 	r->check_sql = check_sql;
 	r->child = -1;
 	r->errfd = -1;
+	r->uid = getuid();
+	r->gid = getgid();
 }
 
 /* Run sql on conn; 0 if it succeeded, else -1 with err. */
@@ -61,6 +68,180 @@ drop(struct bk_restore *r)
 	r->dbname[0] = '\0';
 }
 
+static const char *child_error(struct bk_restore *r, char *buf, size_t size);
+
+/* --- physical: a temporary server on the extracted base backup ---------- */
+
+/* Spawn argv with stdin from fd (or /dev/null), stdout and stderr to the
+ * temp file, as r->uid; returns the pid or -1. */
+static pid_t
+spawn(struct bk_restore *r, char *const argv[], int in)
+{
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		int null = open("/dev/null", O_RDWR);
+
+		signal(SIGPIPE, SIG_DFL);
+		if (dup2(in >= 0 ? in : null, 0) < 0 || dup2(r->errfd, 1) < 0 ||
+		    dup2(r->errfd, 2) < 0)
+			_exit(127);
+		if (getuid() == 0 && r->uid != 0 &&
+		    (setgroups(0, NULL) < 0 || setgid(r->gid) < 0 ||
+		    setuid(r->uid) < 0))
+			_exit(126);
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	return pid;
+}
+
+/* Run argv to its end; 0 if it exited 0. */
+static int
+run_wait(struct bk_restore *r, char *const argv[], struct bk_err *err)
+{
+	char line[400];
+	pid_t pid;
+	int st;
+
+	if (r->errfd >= 0 && ftruncate(r->errfd, 0) == 0)
+		lseek(r->errfd, 0, SEEK_SET);
+	if ((pid = spawn(r, argv, -1)) < 0)
+		return bk_err_sys(err, BK_EXIT_RUNTIME, errno, "fork");
+	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+		;
+	if (WIFEXITED(st) && WEXITSTATUS(st) == 0)
+		return 0;
+	child_error(r, line, sizeof(line));
+	return bk_err_set(err, BK_EXIT_RUNTIME, "%s: %s", argv[0],
+	    line[0] ? line : "failed");
+}
+
+/* Remove a tree (no symlink is followed). */
+static void
+rmtree(const char *dir)
+{
+	char *argv[] = { "/bin/rm", "-rf", "--one-file-system", NULL, NULL };
+
+	if (dir[0] == '\0')
+		return;
+	argv[3] = (char *)dir;
+	if (fork() == 0) {
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	while (wait(NULL) > 0 || errno == EINTR)
+		;
+}
+
+static int
+start_tar(struct bk_restore *r, int *fd, struct bk_err *err)
+{
+	char tmpl[] = "/tmp/bk-restore.XXXXXX";
+	char *argv[] = { "/bin/tar", "-x", "-C", NULL, "-f", "-", NULL };
+	struct passwd *pw;
+	int p[2];
+
+	if (getuid() == 0 && ((pw = getpwnam("postgres")) != NULL ||
+	    (pw = getpwnam("nobody")) != NULL)) {
+		r->uid = pw->pw_uid;
+		r->gid = pw->pw_gid;
+	}
+	snprintf(r->dir, sizeof(r->dir), "/tmp/bk-restore.XXXXXX");
+	if (mkdtemp(r->dir) == NULL) {
+		r->dir[0] = '\0';
+		return bk_err_sys(err, BK_EXIT_RUNTIME, errno, "mkdtemp");
+	}
+	if (chown(r->dir, r->uid, r->gid) < 0 ||
+	    (r->errfd = mkostemp(tmpl, O_CLOEXEC)) < 0)
+		return bk_err_sys(err, BK_EXIT_RUNTIME, errno, "%s", r->dir);
+	unlink(tmpl);
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return bk_err_sys(err, BK_EXIT_RUNTIME, errno, "pipe");
+	snprintf(r->tool, sizeof(r->tool), "tar");
+	argv[3] = r->dir;
+	if ((r->child = spawn(r, argv, p[0])) < 0) {
+		close(p[0]);
+		close(p[1]);
+		return bk_err_sys(err, BK_EXIT_RUNTIME, errno, "fork");
+	}
+	close(p[0]);
+	*fd = p[1];
+	return 0;
+}
+
+/* Start a server on the extracted base backup; 0 once it serves. */
+static int
+start_server(struct bk_restore *r, struct bk_err *err)
+{
+	char path[4200], ver[16] = "", opts[4400], log[4200];
+	const char *bindir = getenv("BK_PG_BINDIR");
+	struct sockaddr_un un;
+	FILE *f;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/PG_VERSION", r->dir);
+	if ((f = fopen(path, "r")) == NULL || fgets(ver, sizeof(ver), f) ==
+	    NULL) {
+		if (f != NULL)
+			fclose(f);
+		return bk_err_set(err, BK_EXIT_RUNTIME, "the tar is not a base "
+		    "backup: a restore test needs PG_VERSION");
+	}
+	fclose(f);
+	ver[strcspn(ver, "\n")] = '\0';
+	if (bindir != NULL && *bindir != '\0')
+		snprintf(r->pgctl, sizeof(r->pgctl), "%s/pg_ctl", bindir);
+	else
+		snprintf(r->pgctl, sizeof(r->pgctl),
+		    "/usr/lib/postgresql/%s/bin/pg_ctl", ver);
+	if (access(r->pgctl, X_OK) < 0)
+		return bk_err_sys(err, BK_EXIT_RUNTIME, errno, "%s (PostgreSQL "
+		    "%s, to start the backup)", r->pgctl, ver);
+	/* A scratch copy: only our own socket, trusted, in our own dir. */
+	snprintf(path, sizeof(path), "%s/pg_hba.conf", r->dir);
+	if ((fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+	    0600)) < 0 || write(fd, "local all all trust\n", 20) != 20) {
+		if (fd >= 0)
+			close(fd);
+		return bk_err_sys(err, BK_EXIT_RUNTIME, errno, "%s", path);
+	}
+	close(fd);
+	if (chown(path, r->uid, r->gid) < 0 || chmod(r->dir, 0700) < 0)
+		return bk_err_sys(err, BK_EXIT_RUNTIME, errno, "%s", r->dir);
+	snprintf(path, sizeof(path), "%s/postmaster.pid", r->dir);
+	unlink(path);
+	if (strlen(r->dir) + 20 > sizeof(un.sun_path))
+		return bk_err_set(err, BK_EXIT_RUNTIME, "%s: too long for a "
+		    "socket", r->dir);
+	snprintf(opts, sizeof(opts), "-c listen_addresses='' -c port=5432 "
+	    "-k %s -c archive_mode=off -c hba_file=%s/pg_hba.conf "
+	    "-c ident_file=/dev/null -c config_file=/dev/null", r->dir, r->dir);
+	snprintf(log, sizeof(log), "%s/bk-restore.log", r->dir);
+	{
+		char *argv[] = { r->pgctl, "-D", r->dir, "-w", "-t", "300",
+		    "-l", log, "-o", opts, "start", NULL };
+
+		if (run_wait(r, argv, err) < 0)
+			return bk_err_prefix(err, "start the backup's server "
+			    "(see %s)", log);
+	}
+	r->started = 1;
+	return 0;
+}
+
+static void
+stop_server(struct bk_restore *r)
+{
+	struct bk_err e;
+	char *argv[] = { r->pgctl, "-D", r->dir, "-m", "immediate", "-w",
+	    "stop", NULL };
+
+	if (r->started && run_wait(r, argv, &e) < 0)
+		fprintf(stderr, "bk-verify: warning: %s\n", e.msg);
+	r->started = 0;
+}
+
 int
 bk_restore_start(void *arg, const char *kind, int *fd, struct bk_err *err)
 {
@@ -71,14 +252,15 @@ bk_restore_start(void *arg, const char *kind, int *fd, struct bk_err *err)
 	int p[2] = { -1, -1 }, num, rfd, i;
 
 	*fd = -1;
+	if (strcmp(kind, "tar") == 0)
+		return start_tar(r, fd, err);
 	if (strcmp(kind, "custom") == 0)
 		snprintf(r->tool, sizeof(r->tool), "pg_restore");
 	else if (strcmp(kind, "plain") == 0)
 		snprintf(r->tool, sizeof(r->tool), "psql");
 	else
 		return bk_err_set(err, BK_EXIT_RUNTIME, "a restore test of a "
-		    "%s archive is not supported yet (custom and plain dumps "
-		    "are)", kind);
+		    "%s payload is not supported", kind);
 	r->conn = PQconnectdb(r->conninfo);
 	if (PQstatus(r->conn) != CONNECTION_OK)
 		return bk_err_set(err, BK_EXIT_RUNTIME, "cannot connect: %s",
@@ -238,11 +420,13 @@ bk_restore_split(const char *text, size_t len,
 	return n;
 }
 
-/* Tables and rows of the scratch database, and the user's queries. */
+/* Tables and rows of the database conninfo names (added to *tables and
+ * *rows), and with checks the user's queries (*ok of them true). */
 static int
-sanity(struct bk_restore *r, char *detail, size_t size, struct bk_err *err)
+sanity(struct bk_restore *r, const char *conninfo, int checks, int *tables,
+    unsigned long long *rows_out, int *ok, struct bk_err *err)
 {
-	PGconn *c = PQconnectdb(r->scratch);
+	PGconn *c = PQconnectdb(conninfo);
 	PGresult *res = NULL;
 	struct checks ck = { c, err, 0 };
 	unsigned long long rows = 0;
@@ -251,7 +435,7 @@ sanity(struct bk_restore *r, char *detail, size_t size, struct bk_err *err)
 	ssize_t len;
 
 	if (PQstatus(c) != CONNECTION_OK) {
-		bk_err_set(err, BK_EXIT_RUNTIME, "cannot connect to the scratch "
+		bk_err_set(err, BK_EXIT_RUNTIME, "cannot connect to the restored "
 		    "database: %s", bk_pg_oneline(msg, sizeof(msg),
 		    PQerrorMessage(c)));
 		goto out;
@@ -284,7 +468,7 @@ sanity(struct bk_restore *r, char *detail, size_t size, struct bk_err *err)
 		rows += strtoull(PQgetvalue(cnt, 0, 0), NULL, 10);
 		PQclear(cnt);
 	}
-	if (r->check_sql != NULL) {
+	if (checks && r->check_sql != NULL) {
 		if ((fd = open(r->check_sql, O_RDONLY | O_CLOEXEC)) < 0) {
 			bk_err_sys(err, BK_EXIT_USAGE, errno, "%s",
 			    r->check_sql);
@@ -303,16 +487,79 @@ sanity(struct bk_restore *r, char *detail, size_t size, struct bk_err *err)
 		if (bk_restore_split(text, (size_t)len, check_one, &ck) < 0)
 			goto out;
 	}
-	i = snprintf(detail, size, "restored into a scratch database: %d "
-	    "tables, %llu rows", n, rows);
-	if (r->check_sql != NULL && i > 0 && (size_t)i < size)
-		snprintf(detail + i, size - (size_t)i, "; %d check quer%s true",
-		    ck.ok, ck.ok == 1 ? "y" : "ies");
+	*tables += n;
+	*rows_out += rows;
+	*ok += ck.ok;
 	rc = 0;
 out:
 	free(text);
 	PQclear(res);
 	PQfinish(c);
+	return rc;
+}
+
+/* A setting of conninfo (PQconninfoParse), into out; def if unset. */
+static void
+setting(const char *conninfo, const char *key, const char *def, char *out,
+    size_t size)
+{
+	PQconninfoOption *o = PQconninfoParse(conninfo, NULL), *i;
+
+	snprintf(out, size, "%s", def);
+	for (i = o; i != NULL && i->keyword != NULL; i++)
+		if (strcmp(i->keyword, key) == 0 && i->val != NULL &&
+		    *i->val != '\0')
+			snprintf(out, size, "%s", i->val);
+	PQconninfoFree(o);
+}
+
+/* The checks on the temporary server: every database, the user's
+ * queries in the conninfo's. */
+static int
+physical_checks(struct bk_restore *r, char *detail, size_t size,
+    struct bk_err *err)
+{
+	char user[128], db[128], ci[600], msg[300];
+	unsigned long long rows = 0;
+	int tables = 0, ok = 0, i, ndb, rc = 0;
+	PGresult *res;
+	PGconn *c;
+
+	setting(r->conninfo, "user", "postgres", user, sizeof(user));
+	setting(r->conninfo, "dbname", "postgres", db, sizeof(db));
+	snprintf(ci, sizeof(ci), "host='%s' port=5432 user='%s' "
+	    "dbname=postgres", r->dir, user);
+	c = PQconnectdb(ci);
+	if (PQstatus(c) != CONNECTION_OK) {
+		rc = bk_err_set(err, BK_EXIT_CHECK, "the restored cluster does "
+		    "not accept connections: %s", bk_pg_oneline(msg,
+		    sizeof(msg), PQerrorMessage(c)));
+		PQfinish(c);
+		return rc;
+	}
+	res = PQexec(c, "SELECT datname FROM pg_database WHERE datallowconn "
+	    "AND NOT datistemplate ORDER BY 1");
+	ndb = PQresultStatus(res) == PGRES_TUPLES_OK ? PQntuples(res) : 0;
+	for (i = 0; rc == 0 && i < ndb; i++) {
+		const char *name = PQgetvalue(res, i, 0);
+
+		snprintf(ci, sizeof(ci), "host='%s' port=5432 user='%s' "
+		    "dbname='%s'", r->dir, user, name);
+		rc = sanity(r, ci, strcmp(name, db) == 0, &tables, &rows, &ok,
+		    err);
+	}
+	PQclear(res);
+	PQfinish(c);
+	if (rc == 0)
+		snprintf(detail, size, "a temporary server started on the "
+		    "backup and recovered: %d databases, %d tables, %llu rows"
+		    "%s", ndb, tables, rows, r->check_sql ? "" : "");
+	if (rc == 0 && r->check_sql != NULL) {
+		size_t l = strlen(detail);
+
+		snprintf(detail + l, size - l, "; %d check quer%s true in %s",
+		    ok, ok == 1 ? "y" : "ies", db);
+	}
 	return rc;
 }
 
@@ -322,7 +569,8 @@ bk_restore_end(void *arg, int verified, char *detail, size_t size,
 {
 	struct bk_restore *r = arg;
 	char line[400];
-	int st = 0, rc = 0;
+	unsigned long long rows = 0;
+	int st = 0, rc = 0, tables = 0, ok = 0, l;
 
 	detail[0] = '\0';
 	if (r->child > 0) {
@@ -335,8 +583,24 @@ bk_restore_end(void *arg, int verified, char *detail, size_t size,
 			    line[0] ? line : "failed");
 		}
 	}
-	if (rc == 0 && verified && r->scratch != NULL)
-		rc = sanity(r, detail, size, err);
+	if (r->dir[0] != '\0') {
+		/* physical */
+		if (rc == 0 && verified && (rc = start_server(r, err)) == 0)
+			rc = physical_checks(r, detail, size, err);
+		stop_server(r);
+		rmtree(r->dir);
+		r->dir[0] = '\0';
+	} else if (rc == 0 && verified && r->scratch != NULL) {
+		rc = sanity(r, r->scratch, 1, &tables, &rows, &ok, err);
+		if (rc == 0) {
+			l = snprintf(detail, size, "restored into a scratch "
+			    "database: %d tables, %llu rows", tables, rows);
+			if (r->check_sql != NULL && l > 0 && (size_t)l < size)
+				snprintf(detail + l, size - (size_t)l, "; %d "
+				    "check quer%s true", ok, ok == 1 ? "y" :
+				    "ies");
+		}
+	}
 	drop(r);
 	if (r->errfd >= 0)
 		close(r->errfd);

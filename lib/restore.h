@@ -8,6 +8,13 @@
  * the payload (pg_restore for a custom archive, psql for plain SQL) and
  * gives the pipe to its stdin; bk_restore_end() waits for it, runs the
  * checks when the backup verified, and drops the database.
+ *
+ * A tar payload that is a base backup is extracted into a private temp
+ * dir instead; bk_restore_end() starts a temporary server on it (its own
+ * socket in that dir, no TCP, trust on the socket only, as the postgres
+ * user when run as root), lets it recover to the end of the backup, runs
+ * the same checks in every database (the user's queries in the conninfo's
+ * database, else postgres), stops it and removes the dir.
  */
 #ifndef BK_RESTORE_H
 #define BK_RESTORE_H
@@ -25,6 +32,11 @@ struct bk_restore {
 	char		 tool[16];	/* "pg_restore" or "psql" */
 	pid_t		 child;		/* -1: none */
 	int		 errfd;		/* the child's stderr, a temp file */
+	char		 dir[64];	/* physical: the extracted cluster */
+	int		 started;	/* physical: a server runs in dir */
+	char		 pgctl[4096];
+	uid_t		 uid;		/* who runs it (root: postgres) */
+	gid_t		 gid;
 };
 
 /* Set r up for conninfo and check_sql (both kept by reference). */

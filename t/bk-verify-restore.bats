@@ -28,6 +28,9 @@ setup_file() {
 	bk-dump --format plain src > "$F/plain" &&
 	bk-gz < "$F/plain" | bk-crypt -R <(bk-crypt --to-recipient -i "$F/key") \
 	    > "$F/plain.gz.age" || return 1
+	bk-dump --physical --checkpoint fast | bk-gz -1 |
+	    bk-crypt -R <(bk-crypt --to-recipient -i "$F/key") \
+	    > "$F/base.gz.age" || return 1
 	printf -- '-- the notes are all there\nSELECT count(*) = 500 FROM notes;\n\nSELECT t = %s\n    FROM notes WHERE id = 1;\n' \
 	    "'note 1'" > "$F/check.sql"
 }
@@ -108,7 +111,7 @@ assert r["ok"] and "scratch database" in r["restore"], r' <<< "$output" ||
 	expect_eq "$(scratch_left)" "" "no scratch database left"
 }
 
-@test "could not check: an unreachable server is exit 3; a tar is not restored yet; usage" {
+@test "could not check: an unreachable server, a tar that is not a base backup: exit 3; usage" {
 	run bk-verify --restore-test "host=127.0.0.1 port=1 dbname=postgres" \
 	    < "$F/custom"
 	expect_status 3
@@ -116,11 +119,28 @@ assert r["ok"] and "scratch database" in r["restore"], r' <<< "$output" ||
 	bk-dump --format tar src > "$T/t.tar"
 	run bk-verify --restore-test dbname=postgres < "$T/t.tar"
 	expect_status 3
-	[[ $output == *"not supported yet"* ]] || fail "$output"
+	[[ $output == *"not a base backup"* ]] || fail "$output"
 	run bk-verify --check-sql "$F/check.sql" < "$F/custom"
 	expect_status 2
 	run bk-verify --restore-test "dbname=postgres password=secret" < "$F/custom"
 	expect_status 2
 	[[ $output != *secret* ]] || fail "the password is repeated: $output"
 	expect_eq "$(scratch_left)" "" "no scratch database left"
+}
+
+@test "a physical backup: a temporary server recovers it, the checks run there, nothing is left" {
+	run bk-verify -v -i "$F/key" --restore-test dbname=src \
+	    --check-sql "$F/check.sql" < "$F/base.gz.age"
+	[ "$status" -eq 0 ] || fail "$output"
+	[[ $output == *"age > gzip > tar"* ]] || fail "layers: $output"
+	[[ $output == *"a temporary server started on the backup and recovered: "*"; 2 check queries true in src"* ]] ||
+	    fail "report: $output"
+	printf 'SELECT count(*) = 499 FROM notes;\n' > "$T/wrong.sql"
+	run bk-verify -i "$F/key" --restore-test dbname=src \
+	    --check-sql "$T/wrong.sql" < "$F/base.gz.age"
+	expect_status 1
+	[[ $output == *"check query 1 (SELECT count(*) = 499 FROM notes;) is not true"* ]] ||
+	    fail "message: $output"
+	expect_eq "$(ls -d /tmp/bk-restore.* 2>/dev/null)" "" "no temp dir left"
+	expect_eq "$(pgrep -f 'bk-restore\.' || true)" "" "no server left"
 }
