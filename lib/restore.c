@@ -243,7 +243,8 @@ stop_server(struct bk_restore *r)
 }
 
 int
-bk_restore_start(void *arg, const char *kind, int *fd, struct bk_err *err)
+bk_restore_start(void *arg, const char *kind, const void *head,
+    size_t headlen, int *fd, struct bk_err *err)
 {
 	struct bk_restore *r = arg;
 	unsigned char rnd[6];
@@ -252,9 +253,18 @@ bk_restore_start(void *arg, const char *kind, int *fd, struct bk_err *err)
 	int p[2] = { -1, -1 }, num, rfd, i;
 
 	*fd = -1;
-	if (strcmp(kind, "tar") == 0)
+	/* A tar is a pg_dump archive if its first member is toc.dat, a
+	 * bk-dump --all archive if globals.sql, else a base backup. */
+	if (strcmp(kind, "tar") == 0 && headlen >= 100 &&
+	    strncmp(head, "globals.sql", 100) == 0)
+		return bk_err_set(err, BK_EXIT_RUNTIME, "a restore test of a "
+		    "bk-dump --all archive is not supported yet");
+	if (strcmp(kind, "tar") == 0 && (headlen < 100 ||
+	    strncmp(head, "toc.dat", 100) != 0))
 		return start_tar(r, fd, err);
-	if (strcmp(kind, "custom") == 0)
+	if (strcmp(kind, "tar") == 0)
+		snprintf(r->tool, sizeof(r->tool), "pg_restore");
+	else if (strcmp(kind, "custom") == 0)
 		snprintf(r->tool, sizeof(r->tool), "pg_restore");
 	else if (strcmp(kind, "plain") == 0)
 		snprintf(r->tool, sizeof(r->tool), "psql");
@@ -308,7 +318,8 @@ bk_restore_start(void *arg, const char *kind, int *fd, struct bk_err *err)
 			_exit(127);
 		if (strcmp(r->tool, "pg_restore") == 0)
 			execl(path, "pg_restore", "--no-owner",
-			    "--no-privileges", "--exit-on-error", "-d",
+			    "--no-privileges", "--exit-on-error", "-F",
+			    strcmp(kind, "tar") == 0 ? "t" : "c", "-d",
 			    r->scratch, (char *)NULL);
 		else
 			execl(path, "psql", "-X", "-q", "-v", "ON_ERROR_STOP=1",

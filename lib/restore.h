@@ -7,7 +7,8 @@
  * the database and starts the client of the server's version that loads
  * the payload (pg_restore for a custom archive, psql for plain SQL) and
  * gives the pipe to its stdin; bk_restore_end() waits for it, runs the
- * checks when the backup verified, and drops the database.
+ * checks when the backup verified, and drops the database.  A pg_dump
+ * tar archive (its first member is toc.dat) goes to pg_restore -Ft.
  *
  * A tar payload that is a base backup is extracted into a private temp
  * dir instead; bk_restore_end() starts a temporary server on it (its own
@@ -44,8 +45,8 @@ void	bk_restore_init(struct bk_restore *r, const char *conninfo,
 	    const char *check_sql);
 
 /* The two halves of the tap (arg is a struct bk_restore). */
-int	bk_restore_start(void *arg, const char *kind, int *fd,
-	    struct bk_err *err);
+int	bk_restore_start(void *arg, const char *kind, const void *head,
+	    size_t headlen, int *fd, struct bk_err *err);
 int	bk_restore_end(void *arg, int verified, char *detail, size_t size,
 	    struct bk_err *err);
 

@@ -947,8 +947,8 @@ stage_run(void *arg)
 		decode(v, s->k, kind, s->fd, pre, (size_t)n);
 		goto out;
 	}
-	if (v->o->tap != NULL && v->o->tap->start(v->o->tap->arg, kind, &tfd,
-	    &err) < 0) {
+	if (v->o->tap != NULL && v->o->tap->start(v->o->tap->arg, kind, pre,
+	    (size_t)n, &tfd, &err) < 0) {
 		pthread_mutex_lock(&v->mu);
 		v->tap_err = err;
 		v->tap_failed = 1;

@@ -44,7 +44,8 @@ struct bk_verify_report {
 
 /*
  * A tap on the payload, for a restore test: start() is called once the
- * payload's kind is known ("custom", "plain" or "tar") and gives an fd
+ * payload's kind is known ("custom", "plain" or "tar"), with its first
+ * bytes (head, up to 512: a tar's first header), and gives an fd
  * that every payload byte is then also written to (or -1: none); the fd
  * is closed at the payload's end.  end() is called after everything was
  * checked, verified 1 if every layer checked out, and says how the
@@ -53,8 +54,8 @@ struct bk_verify_report {
  * detail.  Either returning -1 ends the check with that error.
  */
 struct bk_verify_tap {
-	int	(*start)(void *arg, const char *kind, int *fd,
-		    struct bk_err *err);
+	int	(*start)(void *arg, const char *kind, const void *head,
+		    size_t headlen, int *fd, struct bk_err *err);
 	int	(*end)(void *arg, int verified, char *detail, size_t size,
 		    struct bk_err *err);
 	void	*arg;

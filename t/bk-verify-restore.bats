@@ -52,7 +52,7 @@ scratch_left() {
 	    "SELECT datname FROM pg_database WHERE datname LIKE 'bk_verify_%'"
 }
 
-@test "custom and plain, raw and encrypted: restored, checked, dropped" {
+@test "custom, plain and tar, raw and encrypted: restored, checked, dropped" {
 	run bk-verify -v --restore-test dbname=postgres --check-sql "$F/check.sql" \
 	    < "$F/custom"
 	[ "$status" -eq 0 ] || fail "custom: $output"
@@ -65,6 +65,12 @@ scratch_left() {
 
 	[[ $output == *"age > gzip > plain"* ]] || fail "layers: $output"
 	[[ $output == *"2 check queries true"* ]] || fail "report: $output"
+	bk-dump --format tar src > "$T/t.tar"
+	run bk-verify -v --restore-test dbname=postgres --check-sql "$F/check.sql" \
+	    < "$T/t.tar"
+	[ "$status" -eq 0 ] || fail "pg_dump tar: $output"
+	[[ $output == *"pg_dump tar"*"2 check queries true"* ]] ||
+	    fail "pg_dump tar: $output"
 	run bk-verify --json --restore-test dbname=postgres < "$F/custom"
 	expect_status 0
 	"$PY" -c 'import json,sys; r=json.load(sys.stdin)
@@ -111,15 +117,16 @@ assert r["ok"] and "scratch database" in r["restore"], r' <<< "$output" ||
 	expect_eq "$(scratch_left)" "" "no scratch database left"
 }
 
-@test "could not check: an unreachable server, a tar that is not a base backup: exit 3; usage" {
+@test "could not check: an unreachable server, a bk-dump --all archive: exit 3; usage" {
 	run bk-verify --restore-test "host=127.0.0.1 port=1 dbname=postgres" \
 	    < "$F/custom"
 	expect_status 3
 	[[ $output == *"restore test: cannot connect"* ]] || fail "$output"
-	bk-dump --format tar src > "$T/t.tar"
-	run bk-verify --restore-test dbname=postgres < "$T/t.tar"
+	bk-dump --all > "$T/all.tar"
+	run bk-verify --restore-test dbname=postgres < "$T/all.tar"
 	expect_status 3
-	[[ $output == *"not a base backup"* ]] || fail "$output"
+	[[ $output == *"bk-dump --all archive is not supported yet"* ]] ||
+	    fail "$output"
 	run bk-verify --check-sql "$F/check.sql" < "$F/custom"
 	expect_status 2
 	run bk-verify --restore-test "dbname=postgres password=secret" < "$F/custom"
