@@ -419,3 +419,20 @@ for l in sys.stdin: o=json.loads(l); assert set(o)=={"time","size","url"}, o' \
 	[ ! -e "$T/store/db/z.bin" ] || fail "a file after a failed upstream"
 	[ -z "$(find "$T/store" -name '*.bk-tmp')" ] || fail "temp file left"
 }
+
+@test "virtual-host addressing: BUCKET.s3.localhost, the same round trip" {
+	local ep="http://s3.localhost:${BK_S3_TEST_ENDPOINT##*:}"
+	mkdata_random "$T/in" $((7 * MiB))
+	run bk-s3put --virtual-host --endpoint-url "$ep" \
+	    "s3://bk-test/$P/vh" < "$T/in"
+	[ "$status" -eq 0 ] || fail "bk-s3put: $output"
+	bk-s3get --virtual-host --endpoint-url "$ep" "s3://bk-test/$P/vh" \
+	    > "$T/out"
+	expect_same "$T/out" "$T/in" "read back by virtual host"
+	expect_eq "$(bk-s3ls --virtual-host --endpoint-url "$ep" \
+	    "s3://bk-test/$P/" | cut -d ' ' -f 2-)" \
+	    "$((7 * MiB)) s3://bk-test/$P/vh" "listed by virtual host"
+	# and path style reads the same object
+	bk-s3get "s3://bk-test/$P/vh" > "$T/out2"
+	expect_same "$T/out2" "$T/in" "read back by path"
+}
