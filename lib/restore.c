@@ -12,12 +12,14 @@
 #include <sys/un.h>
 #include <sys/stat.h>
 #include <sys/socket.h>
+#include <pthread.h>
 #include <pwd.h>
 #include <grp.h>
 #include <unistd.h>
 
 #include "io.h"
 #include "pg.h"
+#include "tar.h"
 #include "restore.h"
 
 #define SQL_MAX		(1024 * 1024)
@@ -69,6 +71,11 @@ drop(struct bk_restore *r)
 }
 
 static const char *child_error(struct bk_restore *r, char *buf, size_t size);
+static int	sanity(struct bk_restore *r, const char *conninfo, int checks,
+		    int *tables, unsigned long long *rows_out, int *ok,
+		    struct bk_err *err);
+static void	setting(const char *conninfo, const char *key,
+		    const char *def, char *out, size_t size);
 
 /* --- physical: a temporary server on the extracted base backup ---------- */
 
@@ -242,6 +249,293 @@ stop_server(struct bk_restore *r)
 	r->started = 0;
 }
 
+/* --- a bk-dump --all archive: a scratch database per member ------------- */
+
+#define ALL_MAX		256	/* databases */
+
+struct all_db {
+	char	member[300];	/* "name.dump", as in the archive */
+	char	scratch[32];
+	int	failed;
+	char	why[300];
+};
+
+struct all_state {
+	struct bk_restore	*r;
+	int			 in;		/* the archive */
+	pthread_t		 tid;
+	char			 pgrestore[4096];
+	struct all_db		 db[ALL_MAX];
+	int			 n;
+	int			 failed;	/* could not go on */
+	struct bk_err		 err;
+};
+
+static int
+read_n(int fd, void *buf, size_t n)
+{
+	struct bk_err e;
+
+	return bk_io_read_full(fd, buf, n, "archive", &e) == (ssize_t)n ?
+	    0 : -1;
+}
+
+/* Copy (or with out < 0 skip) n bytes of the archive. */
+static int
+pass_on(int in, int out, uint64_t n)
+{
+	char buf[65536];
+	struct bk_err e;
+
+	while (n > 0) {
+		size_t k = n < sizeof(buf) ? (size_t)n : sizeof(buf);
+
+		if (read_n(in, buf, k) < 0)
+			return -1;
+		if (out >= 0 && bk_io_write_all(out, buf, k, "pg_restore",
+		    &e) < 0)
+			out = -1;	/* it failed: its status says why */
+		n -= k;
+	}
+	return 0;
+}
+
+/* One member: a scratch database and a pg_restore fed the member. */
+static int
+all_member(struct all_state *a, const char *name, uint64_t size)
+{
+	struct bk_restore *r = a->r;
+	struct all_db *d;
+	unsigned char rnd[4];
+	char sql[96], *ci, line[300];
+	int p[2], st = 0, rfd, cut;
+	pid_t pid;
+
+	if (a->n == ALL_MAX)
+		return bk_err_set(&a->err, BK_EXIT_RUNTIME, "more than %d "
+		    "databases", ALL_MAX);
+	d = &a->db[a->n++];
+	snprintf(d->member, sizeof(d->member), "%.299s", name);
+	if ((rfd = open("/dev/urandom", O_RDONLY | O_CLOEXEC)) < 0 ||
+	    read(rfd, rnd, 4) != 4) {
+		if (rfd >= 0)
+			close(rfd);
+		return bk_err_sys(&a->err, BK_EXIT_RUNTIME, errno,
+		    "/dev/urandom");
+	}
+	close(rfd);
+	snprintf(d->scratch, sizeof(d->scratch), "bk_verify_%02x%02x%02x%02x_%d",
+	    rnd[0], rnd[1], rnd[2], rnd[3], a->n);
+	snprintf(sql, sizeof(sql), "CREATE DATABASE \"%s\" TEMPLATE "
+	    "template0", d->scratch);
+	if (exec_ok(r->conn, sql, "create a scratch database", &a->err) < 0) {
+		d->scratch[0] = '\0';
+		return -1;
+	}
+	if ((ci = bk_pg_conninfo_db(r->conninfo, d->scratch, &a->err)) ==
+	    NULL)
+		return -1;
+	if (ftruncate(r->errfd, 0) == 0)
+		lseek(r->errfd, 0, SEEK_SET);
+	if (pipe2(p, O_CLOEXEC) < 0) {
+		free(ci);
+		return bk_err_sys(&a->err, BK_EXIT_RUNTIME, errno, "pipe");
+	}
+	{
+		char *argv[] = { a->pgrestore, "--no-owner", "--no-privileges",
+		    "--exit-on-error", "-F", "c", "-d", ci, NULL };
+
+		pid = spawn(r, argv, p[0]);
+	}
+	close(p[0]);
+	free(ci);
+	if (pid < 0) {
+		close(p[1]);
+		return bk_err_sys(&a->err, BK_EXIT_RUNTIME, errno, "fork");
+	}
+	cut = pass_on(a->in, p[1], size);
+	close(p[1]);
+	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+		;
+	if (cut < 0)
+		return bk_err_set(&a->err, BK_EXIT_CHECK, "%s: cut short",
+		    name);
+	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+		d->failed = 1;
+		snprintf(d->why, sizeof(d->why), "%s", child_error(r, line,
+		    sizeof(line)));
+	}
+	return 0;
+}
+
+/* The thread: read the archive header by header. */
+static void *
+all_run(void *arg)
+{
+	struct all_state *a = arg;
+	unsigned char h[BK_TAR_BLOCK];
+	char name[4096] = "", next[4096] = "", meta[4096];
+	uint64_t size;
+	char type;
+
+	while (!a->failed && read_n(a->in, h, sizeof(h)) == 0) {
+		if (h[0] == '\0')
+			break;		/* the end-of-archive blocks */
+		if (bk_tar_number(h + 124, 12, &size) < 0) {
+			bk_err_set(&a->err, BK_EXIT_CHECK, "tar: a bad header");
+			a->failed = 1;
+			break;
+		}
+		type = (char)h[156];
+		if ((type == 'x' || type == 'L') && size < sizeof(meta)) {
+			if (read_n(a->in, meta, (size_t)size) < 0 ||
+			    pass_on(a->in, -1, bk_tar_pad(size)) < 0)
+				break;
+			meta[size] = '\0';
+			if (type == 'L') {
+				snprintf(next, sizeof(next), "%s", meta);
+			} else {
+				char *pp = strstr(meta, " path=");
+
+				if (pp != NULL)
+					snprintf(next, sizeof(next), "%.*s",
+					    (int)strcspn(pp + 6, "\n"), pp + 6);
+			}
+			continue;
+		}
+		if (next[0] != '\0') {
+			snprintf(name, sizeof(name), "%s", next);
+			next[0] = '\0';
+		} else {
+			snprintf(name, sizeof(name), "%.100s", (char *)h);
+		}
+		if ((type == '0' || type == '\0') && strlen(name) > 5 &&
+		    strcmp(name + strlen(name) - 5, ".dump") == 0) {
+			if (all_member(a, name, size) < 0) {
+				a->failed = 1;
+				break;
+			}
+		} else if (pass_on(a->in, -1, size) < 0) {
+			break;
+		}
+		if (pass_on(a->in, -1, bk_tar_pad(size)) < 0)
+			break;
+	}
+	/* Read the rest, so that the writer never blocks. */
+	pass_on(a->in, -1, UINT64_MAX / 2);
+	return NULL;
+}
+
+static int
+start_all(struct bk_restore *r, int *fd, struct bk_err *err)
+{
+	struct all_state *a = calloc(1, sizeof(*a));
+	char tmpl[] = "/tmp/bk-restore.XXXXXX", msg[300], *maint;
+	const char *bindir = getenv("BK_PG_BINDIR");
+	int p[2], num;
+
+	if ((r->all = a) == NULL)
+		return bk_err_sys(err, BK_EXIT_RUNTIME, ENOMEM, "restore");
+	a->r = r;
+	a->in = -1;
+	/* The conninfo's dbname names the database to check; bk-verify
+	 * works from the server's postgres database. */
+	if ((maint = bk_pg_conninfo_db(r->conninfo, "postgres", err)) == NULL)
+		return -1;
+	r->conn = PQconnectdb(maint);
+	free(maint);
+	if (PQstatus(r->conn) != CONNECTION_OK)
+		return bk_err_set(err, BK_EXIT_RUNTIME, "cannot connect: %s",
+		    bk_pg_oneline(msg, sizeof(msg), PQerrorMessage(r->conn)));
+	if (bk_pg_find_tool("pg_restore", PQserverVersion(r->conn),
+	    bindir != NULL && *bindir != '\0' ? bindir : NULL, NULL,
+	    getenv("PATH"), a->pgrestore, sizeof(a->pgrestore), &num,
+	    err) < 0)
+		return -1;
+	if ((r->errfd = mkostemp(tmpl, O_CLOEXEC)) < 0)
+		return bk_err_sys(err, BK_EXIT_RUNTIME, errno, "%s", tmpl);
+	unlink(tmpl);
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return bk_err_sys(err, BK_EXIT_RUNTIME, errno, "pipe");
+	a->in = p[0];
+	if (pthread_create(&a->tid, NULL, all_run, a) != 0) {
+		close(p[0]);
+		close(p[1]);
+		a->in = -1;
+		return bk_err_set(err, BK_EXIT_RUNTIME, "cannot start a "
+		    "thread");
+	}
+	snprintf(r->tool, sizeof(r->tool), "pg_restore");
+	*fd = p[1];
+	return 0;
+}
+
+/* Join the splitter, check every database, drop them all. */
+static int
+end_all(struct bk_restore *r, int verified, char *detail, size_t size,
+    struct bk_err *err)
+{
+	struct all_state *a = r->all;
+	char want[300], db[128], sql[96];
+	unsigned long long rows = 0;
+	int i, rc = 0, tables = 0, ok = 0, checked = 0;
+	struct bk_err e;
+
+	if (a->in >= 0) {
+		pthread_join(a->tid, NULL);
+		close(a->in);
+	}
+	setting(r->conninfo, "dbname", "postgres", db, sizeof(db));
+	if (bk_pg_member_name(want, sizeof(want), db) == NULL)
+		want[0] = '\0';
+	if (verified && a->failed) {
+		*err = a->err;
+		rc = -1;
+	}
+	for (i = 0; verified && rc == 0 && i < a->n; i++)
+		if (a->db[i].failed)
+			rc = bk_err_set(err, BK_EXIT_CHECK, "pg_restore of %s: "
+			    "%s", a->db[i].member, a->db[i].why[0] ?
+			    a->db[i].why : "failed");
+	for (i = 0; verified && rc == 0 && i < a->n; i++) {
+		char *ci = bk_pg_conninfo_db(r->conninfo, a->db[i].scratch,
+		    err);
+		int mine = strcmp(a->db[i].member, want) == 0;
+
+		if (ci == NULL) {
+			rc = -1;
+			break;
+		}
+		rc = sanity(r, ci, mine, &tables, &rows, &ok, err);
+		checked += mine;
+		free(ci);
+	}
+	if (verified && rc == 0 && r->check_sql != NULL && !checked)
+		rc = bk_err_set(err, BK_EXIT_RUNTIME, "--check-sql: database %s "
+		    "is not in the archive", db);
+	if (rc == 0 && verified) {
+		int l = snprintf(detail, size, "restored %d databases into "
+		    "scratch databases: %d tables, %llu rows", a->n, tables,
+		    rows);
+
+		if (r->check_sql != NULL && l > 0 && (size_t)l < size)
+			snprintf(detail + l, size - (size_t)l, "; %d check "
+			    "quer%s true in %s", ok, ok == 1 ? "y" : "ies", db);
+	}
+	for (i = 0; i < a->n; i++) {
+		if (a->db[i].scratch[0] == '\0' || r->conn == NULL)
+			continue;
+		snprintf(sql, sizeof(sql), "DROP DATABASE IF EXISTS \"%s\" WITH "
+		    "(FORCE)", a->db[i].scratch);
+		if (exec_ok(r->conn, sql, "drop a scratch database", &e) < 0)
+			fprintf(stderr, "bk-verify: warning: %s: %s\n",
+			    a->db[i].scratch, e.msg);
+	}
+	free(a);
+	r->all = NULL;
+	return rc;
+}
+
 int
 bk_restore_start(void *arg, const char *kind, const void *head,
     size_t headlen, int *fd, struct bk_err *err)
@@ -257,8 +551,7 @@ bk_restore_start(void *arg, const char *kind, const void *head,
 	 * bk-dump --all archive if globals.sql, else a base backup. */
 	if (strcmp(kind, "tar") == 0 && headlen >= 100 &&
 	    strncmp(head, "globals.sql", 100) == 0)
-		return bk_err_set(err, BK_EXIT_RUNTIME, "a restore test of a "
-		    "bk-dump --all archive is not supported yet");
+		return start_all(r, fd, err);
 	if (strcmp(kind, "tar") == 0 && (headlen < 100 ||
 	    strncmp(head, "toc.dat", 100) != 0))
 		return start_tar(r, fd, err);
@@ -584,6 +877,10 @@ bk_restore_end(void *arg, int verified, char *detail, size_t size,
 	int st = 0, rc = 0, tables = 0, ok = 0, l;
 
 	detail[0] = '\0';
+	if (r->all != NULL) {
+		rc = end_all(r, verified, detail, size, err);
+		goto out;
+	}
 	if (r->child > 0) {
 		while (waitpid(r->child, &st, 0) < 0 && errno == EINTR)
 			;
@@ -613,6 +910,7 @@ bk_restore_end(void *arg, int verified, char *detail, size_t size,
 		}
 	}
 	drop(r);
+out:
 	if (r->errfd >= 0)
 		close(r->errfd);
 	r->errfd = -1;

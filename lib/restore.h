@@ -8,7 +8,11 @@
  * the payload (pg_restore for a custom archive, psql for plain SQL) and
  * gives the pipe to its stdin; bk_restore_end() waits for it, runs the
  * checks when the backup verified, and drops the database.  A pg_dump
- * tar archive (its first member is toc.dat) goes to pg_restore -Ft.
+ * tar archive (its first member is toc.dat) goes to pg_restore -Ft.  A
+ * bk-dump --all archive (globals.sql first) is split on a thread: every
+ * database's custom dump into a scratch database of its own, the user's
+ * queries in the one the conninfo names; globals.sql is not applied
+ * (roles and tablespaces belong to the whole server).
  *
  * A tar payload that is a base backup is extracted into a private temp
  * dir instead; bk_restore_end() starts a temporary server on it (its own
@@ -38,6 +42,8 @@ struct bk_restore {
 	char		 pgctl[4096];
 	uid_t		 uid;		/* who runs it (root: postgres) */
 	gid_t		 gid;
+	/* a bk-dump --all archive: one scratch database per member */
+	void		*all;		/* struct all_state *, or NULL */
 };
 
 /* Set r up for conninfo and check_sql (both kept by reference). */

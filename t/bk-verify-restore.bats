@@ -117,16 +117,12 @@ assert r["ok"] and "scratch database" in r["restore"], r' <<< "$output" ||
 	expect_eq "$(scratch_left)" "" "no scratch database left"
 }
 
-@test "could not check: an unreachable server, a bk-dump --all archive: exit 3; usage" {
+@test "could not check: an unreachable server is exit 3; usage" {
 	run bk-verify --restore-test "host=127.0.0.1 port=1 dbname=postgres" \
 	    < "$F/custom"
 	expect_status 3
 	[[ $output == *"restore test: cannot connect"* ]] || fail "$output"
-	bk-dump --all > "$T/all.tar"
-	run bk-verify --restore-test dbname=postgres < "$T/all.tar"
-	expect_status 3
-	[[ $output == *"bk-dump --all archive is not supported yet"* ]] ||
-	    fail "$output"
+
 	run bk-verify --check-sql "$F/check.sql" < "$F/custom"
 	expect_status 2
 	run bk-verify --restore-test "dbname=postgres password=secret" < "$F/custom"
@@ -150,4 +146,22 @@ assert r["ok"] and "scratch database" in r["restore"], r' <<< "$output" ||
 	    fail "message: $output"
 	expect_eq "$(ls -d /tmp/bk-restore.* 2>/dev/null)" "" "no temp dir left"
 	expect_eq "$(pgrep -f 'bk-restore\.' || true)" "" "no server left"
+}
+
+@test "a bk-dump --all archive: every database into a scratch one, the queries in the one named" {
+	bk-dump --all | bk-gz -1 > "$T/all.tar.gz"
+	run bk-verify -v --restore-test dbname=src --check-sql "$F/check.sql" \
+	    < "$T/all.tar.gz"
+	[ "$status" -eq 0 ] || fail "$output"
+	[[ $output == *"restored "*" databases into scratch databases: "*"; 2 check queries true in src"* ]] ||
+	    fail "report: $output"
+	printf 'SELECT count(*) = 1 FROM notes;\n' > "$T/wrong.sql"
+	run bk-verify --restore-test dbname=src --check-sql "$T/wrong.sql" \
+	    < "$T/all.tar.gz"
+	expect_status 1
+	run bk-verify --restore-test dbname=nosuch --check-sql "$F/check.sql" \
+	    < "$T/all.tar.gz"
+	expect_status 3
+	[[ $output == *"database nosuch is not in the archive"* ]] || fail "$output"
+	expect_eq "$(scratch_left)" "" "no scratch database left"
 }
