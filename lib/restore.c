@@ -685,7 +685,7 @@ bk_restore_split(const char *text, size_t len,
     int (*fn)(void *arg, int n, const char *stmt), void *arg)
 {
 	const char *p = text, *end = text + len, *nl;
-	char *stmt = malloc(len + 1);
+	char *stmt = malloc(len + 2);	/* a newline may be added, and the NUL */
 	size_t sl = 0;
 	int n = 0, rc;
 
