@@ -2,10 +2,16 @@
  * bk-verify - check a backup stream on stdin: peel every layer it finds
  * (age, gzip, pg_dump archive or tar) and check each one.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "age.h"
 #include "bk.h"
@@ -49,10 +55,12 @@ help(void)
 	    "      --passphrase-fd FD  read the passphrase from FD\n"
 	    "      --passphrase-file F read the passphrase from F (mode 0600)\n"
 	    "  -q, --quiet            no warnings\n"
-	    "      --restore-test C   restore a logical backup into a scratch "
-	    "database on\n"
-	    "                         the server of conninfo C, check it, drop "
-	    "it\n"
+	    "      --restore-test C   restore it too and check it: a dump into "
+	    "a scratch\n"
+	    "                         database on the server of conninfo C, a "
+	    "base backup\n"
+	    "                         into a temporary server; then remove "
+	    "them\n"
 	    "  -v, --verbose          a line per layer after the summary\n"
 	    "  -V, --version          print the version\n", usage);
 }
@@ -132,12 +140,79 @@ parse(int argc, char **argv, struct args *a, struct bk_err *err)
 	if (a->check_sql != NULL && a->restore == NULL)
 		return bk_err_set(err, BK_EXIT_USAGE, "--check-sql needs "
 		    "--restore-test");
+	/* Now, not after an hour of restoring. */
+	if (a->check_sql != NULL && access(a->check_sql, R_OK) < 0)
+		return bk_err_sys(err, BK_EXIT_USAGE, errno, "%s",
+		    a->check_sql);
 	if (a->pfile != NULL && a->pfd >= 0)
 		return bk_err_set(err, BK_EXIT_USAGE, "--passphrase-file and "
 		    "--passphrase-fd exclude each other");
 	if (bk_secret_passphrase(a->pfile, a->pfd, 1, &a->keys.pass, err) < 0)
 		return -1;
 	return 0;
+}
+
+static int devnull = -1;
+static mode_t stdin_type;
+
+/*
+ * SIGINT, SIGTERM, SIGHUP during a restore test: note it, and make stdin
+ * end now, so that the check stops and the tap cleans up even if the
+ * writer is still there: the next read of fd 0 reads /dev/null, and a
+ * read already waiting on a silent writer is woken - a pipe by a byte
+ * written into it (through /proc), a socket by shutdown(2).  Every call
+ * here is async-signal-safe.  A second signal kills at once.
+ */
+static void
+on_signal(int sig)
+{
+	int w = -1, e = errno;
+
+	if (bk_restore_stop != 0) {
+		signal(sig, SIG_DFL);
+		raise(sig);
+		return;
+	}
+	bk_restore_interrupt(sig);
+	if (S_ISFIFO(stdin_type))
+		w = open("/proc/self/fd/0", O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+	else if (S_ISSOCK(stdin_type))
+		shutdown(0, SHUT_RD);
+	if (devnull >= 0)
+		dup2(devnull, 0);
+	if (w >= 0) {
+		if (write(w, "", 1) < 0) {
+			/* full: then no read is waiting */
+		}
+		close(w);
+	}
+	errno = e;
+}
+
+static void
+catch_signals(void)
+{
+	static const int sigs[] = { SIGINT, SIGTERM, SIGHUP };
+	struct sigaction sa;
+	struct stat st;
+	size_t i;
+
+	if (fstat(0, &st) == 0)
+		stdin_type = st.st_mode;
+	devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;	/* no SA_RESTART: waits see EINTR */
+	sigemptyset(&sa.sa_mask);
+	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
+		struct sigaction old;
+
+		/* An ignored signal (nohup, a shell's background job) stays
+		 * ignored. */
+		if (sigaction(sigs[i], NULL, &old) == 0 &&
+		    old.sa_handler == SIG_IGN)
+			continue;
+		sigaction(sigs[i], &sa, NULL);
+	}
 }
 
 /* A JSON string (the messages and names are ours: ASCII, but quote). */
@@ -248,10 +323,20 @@ main(int argc, char **argv)
 		tap.end = bk_restore_end;
 		tap.arg = &rs;
 		o.tap = &tap;
+		catch_signals();
 	}
 	o.at_eof = bk_run_at_eof;
 	o.at_eof_arg = &run;
 	bk_verify(0, &o, r);
+	if (a.restore != NULL && rs.warn[0] != '\0')
+		bk_warn("restore test: %s", rs.warn);
+	if (bk_restore_stop != 0) {
+		/* What the layers say of a stream cut short is not news. */
+		r->code = BK_EXIT_RUNTIME;
+		snprintf(r->msg, sizeof(r->msg), "interrupted by signal %d "
+		    "(%s): not checked; the restore test cleaned up",
+		    (int)bk_restore_stop, strsignal(bk_restore_stop));
+	}
 	report(r, a.json);
 	run.bytes_in = r->size;
 	run.sha256 = r->sha256;

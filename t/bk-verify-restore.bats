@@ -1,8 +1,10 @@
 #!/usr/bin/env bats
 # bk-verify --restore-test on a throwaway PostgreSQL 15 (t/pgserver.sh):
-# custom and plain dumps, raw and through bk-gz | bk-crypt, restore into a
-# scratch database that is always dropped; --check-sql catches data the
-# format checks cannot; an unreachable server is "could not check".
+# custom, plain and tar dumps, raw and through bk-gz | bk-crypt, restore
+# into a scratch database that is always dropped; a base backup into a
+# temporary server that is always stopped and removed; --check-sql
+# catches data the format checks cannot; an unreachable server is "could
+# not check"; a signal stops the test and cleans up.
 
 load helper
 
@@ -25,6 +27,7 @@ setup_file() {
 	mkdir -p "$F"
 	bk-crypt --keygen -o "$F/key" 2> /dev/null
 	bk-dump src > "$F/custom" &&
+	bk-gz -1 < "$F/custom" > "$F/custom.gz" &&
 	bk-dump --format plain src > "$F/plain" &&
 	bk-gz < "$F/plain" | bk-crypt -R <(bk-crypt --to-recipient -i "$F/key") \
 	    > "$F/plain.gz.age" || return 1
@@ -44,12 +47,24 @@ setup() {
 	bk_setup
 	F=$RDIR/fx
 	export BK_RUNDIR=$T/run
+	# the temporary servers' dirs: private, and reachable by the
+	# postgres user when run as root
+	export TMPDIR=$RDIR/tmp.$BATS_TEST_NUMBER
+	mkdir -p "$TMPDIR"
+	chmod 755 "$TMPDIR"
 }
 
 # scratch_left: the bk_verify_* databases on the server.
 scratch_left() {
 	psql -X -At -d postgres -c \
 	    "SELECT datname FROM pg_database WHERE datname LIKE 'bk_verify_%'"
+}
+
+# server_left: what is left of temporary servers: their dirs in $TMPDIR,
+# their processes.
+server_left() {
+	ls -A "$TMPDIR"
+	pgrep -a -f "$TMPDIR/bk-restore" || true
 }
 
 @test "custom, plain and tar, raw and encrypted: restored, checked, dropped" {
@@ -114,6 +129,13 @@ assert r["ok"] and "scratch database" in r["restore"], r' <<< "$output" ||
 	run bk-verify -i "$F/key" --restore-test dbname=postgres < "$T/x"
 	expect_status 1
 	[[ $output == *"FAIL age"* ]] || fail "message: $output"
+	# and in the compressed one, though the restore got its bytes
+	cp "$F/custom.gz" "$T/y"
+	flip "$T/y" $(($(fsize "$T/y") / 2))
+	run bk-verify --restore-test dbname=postgres < "$T/y"
+	expect_status 1
+	[[ $output == "FAIL gzip > custom"*": gzip: "* ]] ||
+	    fail "message: $output"
 	expect_eq "$(scratch_left)" "" "no scratch database left"
 }
 
@@ -125,6 +147,10 @@ assert r["ok"] and "scratch database" in r["restore"], r' <<< "$output" ||
 
 	run bk-verify --check-sql "$F/check.sql" < "$F/custom"
 	expect_status 2
+	run bk-verify --restore-test postgres --check-sql "$T/nonexistent.sql" \
+	    < "$F/custom"
+	expect_status 2
+	[[ $output == *"nonexistent.sql: No such file"* ]] || fail "$output"
 	run bk-verify --restore-test "dbname=postgres password=secret" < "$F/custom"
 	expect_status 2
 	[[ $output != *secret* ]] || fail "the password is repeated: $output"
@@ -138,14 +164,71 @@ assert r["ok"] and "scratch database" in r["restore"], r' <<< "$output" ||
 	[[ $output == *"age > gzip > tar"* ]] || fail "layers: $output"
 	[[ $output == *"a temporary server started on the backup and recovered: "*"; 2 check queries true in src"* ]] ||
 	    fail "report: $output"
+	expect_eq "$(server_left)" "" "nothing left"
+	# no server needed: the conninfo (a name will do) names the database
 	printf 'SELECT count(*) = 499 FROM notes;\n' > "$T/wrong.sql"
-	run bk-verify -i "$F/key" --restore-test dbname=src \
-	    --check-sql "$T/wrong.sql" < "$F/base.gz.age"
+	run bk-verify -i "$F/key" --restore-test src --check-sql "$T/wrong.sql" \
+	    < "$F/base.gz.age"
 	expect_status 1
 	[[ $output == *"check query 1 (SELECT count(*) = 499 FROM notes;) is not true"* ]] ||
 	    fail "message: $output"
-	expect_eq "$(ls -d /tmp/bk-restore.* 2>/dev/null)" "" "no temp dir left"
-	expect_eq "$(pgrep -f 'bk-restore\.' || true)" "" "no server left"
+	expect_eq "$(server_left)" "" "nothing left"
+	run bk-verify -i "$F/key" --restore-test nosuchdb --check-sql \
+	    "$F/check.sql" < "$F/base.gz.age"
+	expect_status 3
+	[[ $output == *'the backup has no database "nosuchdb"'* ]] ||
+	    fail "message: $output"
+	# no server programs of the backup's version: could not test
+	mkdir "$T/bin"
+	BK_PG_BINDIR=$T/bin run bk-verify -i "$F/key" --restore-test src \
+	    < "$F/base.gz.age"
+	expect_status 3
+	[[ $output == *"the backup is of PostgreSQL 15: its server programs are needed"* ]] ||
+	    fail "message: $output"
+	expect_eq "$(server_left)" "" "nothing left"
+}
+
+@test "a signal stops a restore test at once and cleans up: exit 3" {
+	# a logical restore whose writer has sent everything but stays
+	{ cat "$F/plain"; echo "$BASHPID" >> "$T/pids"; exec sleep 30; } |
+	    { st=0; bk-verify --restore-test dbname=postgres > "$T/out" 2>&1 ||
+	      st=$?; echo "$st" > "$T/rc"; } &
+	for _ in $(seq 100); do
+		[ -n "$(scratch_left)" ] && break
+		sleep 0.1
+	done
+	[ -n "$(scratch_left)" ] || fail "no scratch database made"
+	sleep 1
+	pid=$(pgrep -P $! -x bk-verify) || fail "bk-verify is not running"
+	kill -TERM "$pid"
+	for _ in $(seq 50); do
+		[ -s "$T/rc" ] && break
+		sleep 0.1
+	done
+	[ -s "$T/rc" ] || fail "still running 5 s after SIGTERM"
+	expect_eq "$(cat "$T/rc")" 3 "exit"
+	grep -q 'interrupted by signal 15.*cleaned up' "$T/out" ||
+	    fail "message: $(cat "$T/out")"
+	expect_eq "$(scratch_left)" "" "no scratch database left"
+	# a physical one, while its check query runs on the temporary server:
+	# cancelled, not waited for
+	printf 'SELECT pg_sleep(60) IS NOT NULL;\n' > "$T/slow.sql"
+	bk-verify -i "$F/key" --restore-test src --check-sql "$T/slow.sql" \
+	    < "$F/base.gz.age" > "$T/out" 2>&1 &
+	pid=$!
+	for _ in $(seq 200); do
+		ls "$TMPDIR"/bk-restore.*/postmaster.pid > /dev/null 2>&1 && break
+		sleep 0.1
+	done
+	[ -n "$(server_left)" ] || fail "no temporary server"
+	sleep 2
+	SECONDS=0
+	kill -HUP "$pid"
+	wait "$pid" && fail "exit 0 after SIGHUP" || expect_eq "$?" 3 "exit"
+	[ "$SECONDS" -lt 10 ] || fail "$SECONDS s after SIGHUP"
+	grep -q 'interrupted by signal 1' "$T/out" ||
+	    fail "message: $(cat "$T/out")"
+	expect_eq "$(server_left)" "" "nothing left"
 }
 
 @test "a bk-dump --all archive: every database into a scratch one, the queries in the one named" {
