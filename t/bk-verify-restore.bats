@@ -193,7 +193,7 @@ assert r["ok"] and "scratch database" in r["restore"], r' <<< "$output" ||
 	{ cat "$F/plain"; echo "$BASHPID" >> "$T/pids"; exec sleep 30; } |
 	    { st=0; bk-verify --restore-test dbname=postgres > "$T/out" 2>&1 ||
 	      st=$?; echo "$st" > "$T/rc"; } &
-	for _ in $(seq 100); do
+	for _ in $(seq 300); do
 		[ -n "$(scratch_left)" ] && break
 		sleep 0.1
 	done
@@ -201,11 +201,13 @@ assert r["ok"] and "scratch database" in r["restore"], r' <<< "$output" ||
 	sleep 1
 	pid=$(pgrep -P $! -x bk-verify) || fail "bk-verify is not running"
 	kill -TERM "$pid"
-	for _ in $(seq 50); do
+	# promptly, not waiting for the writer (its sleep is 30 s); the bound
+	# is generous for a loaded machine
+	for _ in $(seq 250); do
 		[ -s "$T/rc" ] && break
 		sleep 0.1
 	done
-	[ -s "$T/rc" ] || fail "still running 5 s after SIGTERM"
+	[ -s "$T/rc" ] || fail "still running 25 s after SIGTERM"
 	expect_eq "$(cat "$T/rc")" 3 "exit"
 	grep -q 'interrupted by signal 15.*cleaned up' "$T/out" ||
 	    fail "message: $(cat "$T/out")"
@@ -216,17 +218,19 @@ assert r["ok"] and "scratch database" in r["restore"], r' <<< "$output" ||
 	bk-verify -i "$F/key" --restore-test src --check-sql "$T/slow.sql" \
 	    < "$F/base.gz.age" > "$T/out" 2>&1 &
 	pid=$!
-	for _ in $(seq 200); do
+	for _ in $(seq 600); do
 		ls "$TMPDIR"/bk-restore.*/postmaster.pid > /dev/null 2>&1 && break
 		sleep 0.1
 	done
 	[ -n "$(server_left)" ] || fail "no temporary server"
 	sleep 2
 	SECONDS=0
-	kill -HUP "$pid"
-	wait "$pid" && fail "exit 0 after SIGHUP" || expect_eq "$?" 3 "exit"
-	[ "$SECONDS" -lt 10 ] || fail "$SECONDS s after SIGHUP"
-	grep -q 'interrupted by signal 1' "$T/out" ||
+	# (SIGTERM: SIGHUP and SIGINT may be ignored where the tests run,
+	# under nohup or as a background job, and stay ignored)
+	kill -TERM "$pid"
+	wait "$pid" && fail "exit 0 after SIGTERM" || expect_eq "$?" 3 "exit"
+	[ "$SECONDS" -lt 40 ] || fail "$SECONDS s after SIGTERM (pg_sleep is 60)"
+	grep -q 'interrupted by signal 15' "$T/out" ||
 	    fail "message: $(cat "$T/out")"
 	expect_eq "$(server_left)" "" "nothing left"
 }
