@@ -102,12 +102,6 @@ parse(int argc, char **argv, struct args *a, struct bk_err *err)
 	return 0;
 }
 
-static void
-on_signal(int sig)
-{
-	bk_s3_cancel = sig;
-}
-
 int
 main(int argc, char **argv)
 {
@@ -116,7 +110,6 @@ main(int argc, char **argv)
 	struct bk_progress prog;
 	struct bk_err err = { 0, 0, "" };
 	struct bk_run run;
-	struct sigaction sa;
 	int rc, sig;
 
 	bk_run_start(&run, "bk-s3get");
@@ -126,11 +119,7 @@ main(int argc, char **argv)
 		run.closes_stdout = rc < 0;
 		return bk_run_end(&run, rc < 0 ? &err : NULL);
 	}
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
+	bk_s3_catch_signals();
 	if (a.out == NULL && isatty(1) && bk_verbose >= 0)
 		bk_warn("writing the object to a terminal");
 	bk_progress_init(&prog, 2, a.pmode, 0);

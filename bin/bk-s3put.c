@@ -288,12 +288,6 @@ parse(int argc, char **argv, struct args *a, struct bk_err *err)
 }
 
 static void
-on_signal(int sig)
-{
-	bk_s3_cancel = sig;
-}
-
-static void
 on_bytes(void *arg, uint64_t n)
 {
 	bk_progress_add(arg, n);
@@ -309,7 +303,6 @@ main(int argc, char **argv)
 	struct bk_progress prog;
 	struct bk_err err = { 0, 0, "" };
 	struct bk_run run;
-	struct sigaction sa;
 	char url[4096], *path = NULL, sz[32];
 	int rc, aws_ok = 0, meta = 1, sig;
 
@@ -321,11 +314,7 @@ main(int argc, char **argv)
 		run.closes_stdout = rc < 0;
 		return bk_run_end(&run, rc < 0 ? &err : NULL);
 	}
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;	/* no SA_RESTART: reads stop */
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
+	bk_s3_catch_signals();
 	rc = -1;
 	if (bk_template_expand(a.loc, time(NULL), url, sizeof(url), &err) < 0)
 		goto done;

@@ -22,6 +22,25 @@
 
 volatile sig_atomic_t	bk_s3_cancel;
 
+static void
+on_signal(int sig)
+{
+	bk_s3_cancel = sig;
+}
+
+void
+bk_s3_catch_signals(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;	/* no SA_RESTART: reads stop */
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+}
+
 #define URL_MAX		(16 * 1024)
 #define BACKOFF_BASE	0.2
 #define BACKOFF_CAP	20.0

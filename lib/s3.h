@@ -32,6 +32,13 @@
  * starts, backoff sleeps end. */
 extern volatile sig_atomic_t	bk_s3_cancel;
 
+/*
+ * Make SIGINT, SIGTERM and SIGHUP set bk_s3_cancel to the signal's
+ * number, without SA_RESTART, so that a read waiting on stdin returns:
+ * transfers stop and a multipart upload is aborted.
+ */
+void	bk_s3_catch_signals(void);
+
 /* Where an s3:// location points. */
 struct bk_s3_loc {
 	char	*bucket;
