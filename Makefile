@@ -3,7 +3,8 @@
 #   make [all]            build the tools into bin/
 #   make check            unit tests (TAP) and integration tests (bats), via prove
 #   make bench            side-by-side benchmarks (bench/)
-#   make demo             the main job, end to end, on a throwaway database
+#   make demo [S3=1]      the main job, end to end, on a throwaway database
+#                         (into a directory; S3=1: into a throwaway S3 server)
 #   make deps             install missing build and test dependencies (apt)
 #   make install          PREFIX=/usr/local DESTDIR=
 #   make SANITIZE=1 ...   build with ASan and UBSan
@@ -103,7 +104,7 @@ bench: deps
 
 demo: deps
 	@$(MAKE) --no-print-directory all
-	contrib/demo.sh
+	S3=$(S3) contrib/demo.sh
 
 deps:
 	@.ci/deps
