@@ -18,7 +18,7 @@ help(void)
 	printf("usage: %s\n\n"
 	    "Compress stdin to stdout in gzip format, on several threads.\n\n"
 	    "  -1 ... -9             compression level (default 6)\n"
-	    "  -b, --block-size SIZE compression block (default 256K)\n"
+	    "  -b, --block-size SIZE compression block (default 1M)\n"
 	    "  -c, --stdout          accepted for gzip habits (always so)\n"
 	    "  -d, --decompress      decompress\n"
 	    "  -f, --force           read or write compressed data on a "

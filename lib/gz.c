@@ -128,11 +128,13 @@ deflate_block(z_stream *strm, int level, struct cslot *s,
 
 	if (deflateReset(strm) != Z_OK)
 		return bk_err_set(err, BK_EXIT_RUNTIME, "deflate: reset failed");
-	/* Level 6, the default, searches shorter match chains than zlib's
-	 * (good 4, lazy 16, nice 128, chain 64 instead of 8/16/128/128):
-	 * a quarter less time for about half a percent more output.  A
-	 * reset restores zlib's parameters, so this follows every reset. */
-	if (level == 6 && deflateTune(strm, 4, 16, 128, 64) != Z_OK)
+	/* Level 6, the default, searches half as far as zlib's (chain 64
+	 * instead of 128, and a quarter of that once a match of 4 is found,
+	 * instead of 8) but keeps looking for a longer match up to 64
+	 * instead of 16: on SQL dumps, with 1 MiB blocks, a tenth less time
+	 * than zlib's level 6 for no larger output.  A reset restores
+	 * zlib's parameters, so this follows every reset. */
+	if (level == 6 && deflateTune(strm, 4, 64, 128, 64) != Z_OK)
 		return bk_err_set(err, BK_EXIT_RUNTIME, "deflate: tune failed");
 	if (s->dictlen > 0 && deflateSetDictionary(strm, s->in + DICT -
 	    s->dictlen, (uInt)s->dictlen) != Z_OK)

@@ -48,7 +48,7 @@ struct bk_gz_stats {
 	enum bk_seal_state upstream;	/* as reported by at_eof */
 };
 
-#define BK_GZ_BLOCK_DEFAULT	(256 * 1024)
+#define BK_GZ_BLOCK_DEFAULT	(1024 * 1024)
 #define BK_GZ_BLOCK_MIN		(32 * 1024)
 #define BK_GZ_BLOCK_MAX		(64 * 1024 * 1024)
 

@@ -4,7 +4,8 @@
 
 load helper
 
-# Sizes around the block boundaries (default block 256K) and 1 MiB.
+# Sizes around the block boundaries of the default block (1M) and of
+# -b 256K.
 SIZES="0 1 2 100 32767 32768 32769 65536 262143 262144 262145 524287 524288
     524289 786433 1048575 1048576 1048577"
 
@@ -108,6 +109,7 @@ usage_error() {
 			for s in $SIZES; do
 				cut_in $kind "$s"
 				roundtrip "$T/in" -$lvl
+				roundtrip "$T/in" -$lvl -b 256K
 			done
 		done
 	done
