@@ -619,7 +619,7 @@ bk_aws_load(struct bk_aws *a, const struct bk_aws_opts *o,
 		    v);
 		goto out;
 	}
-	snprintf(a->region, sizeof(a->region), "%s", v);
+	memcpy(a->region, v, strlen(v) + 1);	/* the length is checked */
 
 	/* Endpoint and addressing. */
 	if ((v = o->endpoint) == NULL && (v = env("AWS_ENDPOINT_URL_S3")) ==
