@@ -609,6 +609,7 @@ manifest_files(struct tarck *t, struct bk_err *err)
 	uint64_t segsize = 0, walsegs = 0;
 	struct fent key, *f;
 	size_t i;
+	int n;
 
 	qsort(t->files, t->nfiles, sizeof(*t->files), fent_cmp);
 	for (i = 1; i < t->nfiles; i++)
@@ -673,10 +674,13 @@ manifest_files(struct tarck *t, struct bk_err *err)
 					    "of the wrong size");
 				walsegs++;
 			}
-			snprintf(t->walinfo, sizeof(t->walinfo), "%s-%s on "
-			    "timeline %s: %llu segment%s", a, b, tl,
+			n = snprintf(t->walinfo, sizeof(t->walinfo), "%s-%s "
+			    "on timeline %s: %llu segment%s", a, b, tl,
 			    (unsigned long long)walsegs, walsegs == 1 ? "" :
 			    "s");
+			if (n < 0 || (size_t)n >= sizeof(t->walinfo))
+				memcpy(t->walinfo + sizeof(t->walinfo) - 4,
+				    "...", 4);
 			continue;
 		}
 		if ((sz = memmem(p, (size_t)(nl - p), "\"Size\": ", 8)) ==
