@@ -179,7 +179,7 @@ unpack() {
 	unpack "$dir" "$W/wal.conf" "$target"
 	as_owner "$BK_PG_BINDIR/pg_ctl" start -w -t 120 -D "$dir" -l "$W/restored.log" \
 	    > /dev/null || fail "the recovered cluster does not start: $(tail -n 3 "$W/restored.log")"
-	for i in $(seq 1 600); do
+	for _ in $(seq 1 600); do
 		[ "$(psql -X -At -h "$dir/sock" -p "$port" -d postgres -c 'SELECT pg_is_in_recovery()')" = f ] &&
 		    break
 		sleep 0.1
