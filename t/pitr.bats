@@ -94,9 +94,9 @@ teardown_file() {
 # wait_archived: switch to a new segment and wait (60 s at most) until the
 # archiver has stored it and failed nothing since.
 wait_archived() {
-	local seg i
+	local seg
 	seg=$(sql postgres "SELECT pg_walfile_name(pg_switch_wal())")
-	for i in $(seq 1 600); do
+	for _ in $(seq 1 600); do
 		[ "$(sql postgres "SELECT last_archived_wal >= '$seg' FROM pg_stat_archiver")" = t ] &&
 		    return 0
 		sleep 0.1
@@ -152,7 +152,7 @@ unpack() {
 }
 
 @test "PITR: base backup and archived WAL, recovered to a chosen time, exact rows" {
-	local target expect got n i dir=$W/restored port=$((PGPORT + 1))
+	local target expect got n dir=$W/restored port=$((PGPORT + 1))
 
 	# Rows are written before, during and after the base backup.
 	writer 1 3000
