@@ -51,7 +51,7 @@ MAN	= $(wildcard man/*.[17])
 
 bk-gz_LIBS	= $(zlib_LIBS) -lpthread
 bk-crypt_LIBS	= $(crypto_LIBS)
-bk-dump_LIBS	= $(pq_LIBS)
+bk-dump_LIBS	= $(pq_LIBS) $(zlib_LIBS)
 bk-s3put_LIBS	= $(S3_LIBS)
 bk-s3get_LIBS	= $(S3_LIBS)
 bk-s3ls_LIBS	= $(S3_LIBS)

@@ -18,12 +18,14 @@
 
 #include "io.h"
 #include "pg.h"
+#include "pgdump.h"
 #include "progress.h"
 #include "tar.h"
 
 #define APPNAME		"bk-dump"
 #define COPYBUF		(256 * 1024)	/* spool copy buffer */
 #define LINEMAX		1024		/* longest stderr line kept */
+#define DATABUF		(256 * 1024)	/* a read of pg_dump's output */
 #define PG_ROOT		"/usr/lib/postgresql"
 
 void
@@ -486,6 +488,15 @@ struct child {
 	char		 errline[LINEMAX / 2];
 	char		 detail[LINEMAX / 2];
 	uint64_t	 wchar;		/* bytes it wrote */
+
+	/* Its stdout read here and rewritten (a custom archive), or not. */
+	int		 datafd;	/* -1: it writes to outfd itself */
+	int		 outfd;
+	struct bk_pgdump *pd;		/* the rewriter */
+	int		 passthru;	/* it gave up at the header */
+	int		 dfailed;	/* the data path failed: */
+	struct bk_err	 derr;		/* ... so */
+	uint64_t	 out;		/* bytes written to outfd */
 };
 
 /* Copy src into dst, cut to fit. */
@@ -574,6 +585,50 @@ child_progress(struct child *c, pid_t pid)
 	}
 }
 
+static void	note(const struct bk_pg_opts *, int, const char *, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int
+data_write(void *arg, const void *buf, size_t n, struct bk_err *err)
+{
+	struct child *c = arg;
+
+	if (bk_io_write_all(c->outfd, buf, n, "output", err) < 0)
+		return -1;
+	c->out += n;
+	return 0;
+}
+
+/* n bytes of the child's stdout: through the rewriter to outfd. */
+static void
+take_data(struct child *c, const unsigned char *buf, size_t n)
+{
+	uint64_t before = c->pd->st.bytes;
+	size_t used;
+
+	if (c->dfailed)
+		return;
+	if (!c->passthru) {
+		if (bk_pgdump_feed(c->pd, buf, n, &c->derr) == 0)
+			return;
+		if (c->pd->held > 0 || c->derr.code != BK_EXIT_CHECK) {
+			c->dfailed = 1;
+			return;
+		}
+		/* Not an archive the rewriter knows (a newer pg_dump?),
+		 * and nothing held back: what it took went out, the rest
+		 * goes as it is. */
+		note(c->o, BK_PG_NOTE_WARN, "%s's archive passed on as it is "
+		    "(%s)", c->tool, c->derr.msg);
+		used = (size_t)(c->pd->st.bytes - before);
+		buf += used;
+		n -= used;
+		c->passthru = 1;
+	}
+	if (data_write(c, buf, n, &c->derr) < 0)
+		c->dfailed = 1;
+}
+
 /*
  * Run argv[0] with stdout on outfd and stderr read here, line by line,
  * until it exits; then decide the outcome.  SIGINT, SIGTERM and SIGHUP
@@ -585,12 +640,13 @@ run_child(struct child *c, char *const argv[], int outfd, struct bk_err *err)
 	static const int sigs[] = { SIGINT, SIGTERM, SIGHUP };
 	struct sigaction sa, old[3];
 	sigset_t block, mask;
-	struct pollfd pfd;
+	static unsigned char data[DATABUF];
+	struct pollfd pfd[2];
 	siginfo_t si;
 	char buf[4096];
 	ssize_t r;
 	pid_t pid;
-	int ep[2], status, i, n, e;
+	int ep[2], status, i, n, e, efd;
 
 	c->len = 0;
 	c->errline[0] = c->detail[0] = '\0';
@@ -633,23 +689,52 @@ run_child(struct child *c, char *const argv[], int outfd, struct bk_err *err)
 		return bk_err_sys(err, BK_EXIT_RUNTIME, e, "fork");
 	}
 
-	for (;;) {
-		pfd.fd = ep[0];
-		pfd.events = POLLIN;
-		n = poll(&pfd, 1, 250);
+	if (c->datafd >= 0)
+		close(outfd);	/* the child's end */
+	efd = ep[0];
+	while (efd >= 0 || c->datafd >= 0) {
+		pfd[0].fd = efd;
+		pfd[0].events = POLLIN;
+		pfd[1].fd = c->datafd;
+		pfd[1].events = POLLIN;
+		n = poll(pfd, 2, 250);
 		child_progress(c, pid);
 		if (n < 0 && errno != EINTR)
-			break;	/* cannot happen with one valid fd */
+			break;	/* cannot happen with valid fds */
 		if (n <= 0)
 			continue;
-		r = read(ep[0], buf, sizeof(buf));
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			break;
-		take_stderr(c, buf, (size_t)r);
+		if (pfd[1].revents != 0) {
+			r = read(c->datafd, data, DATABUF);
+			if (r < 0 && errno == EINTR)
+				continue;
+			if (r > 0)
+				take_data(c, data, (size_t)r);
+			if (r <= 0 || c->dfailed) {
+				/* A failed output: the child gets EPIPE. */
+				if (r < 0 && !c->dfailed) {
+					bk_err_sys(&c->derr, BK_EXIT_RUNTIME,
+					    errno, "reading %s", c->tool);
+					c->dfailed = 1;
+				}
+				close(c->datafd);
+				c->datafd = -1;
+			}
+		}
+		if (pfd[0].revents != 0) {
+			r = read(efd, buf, sizeof(buf));
+			if (r < 0 && errno == EINTR)
+				continue;
+			if (r <= 0) {
+				close(efd);
+				efd = -1;
+			} else
+				take_stderr(c, buf, (size_t)r);
+		}
 	}
-	close(ep[0]);
+	if (efd >= 0)
+		close(efd);
+	if (c->datafd >= 0)
+		close(c->datafd);
 	if (c->len > 0)
 		take_line(c);
 	/* Count its output before it is reaped and /proc forgets it. */
@@ -666,8 +751,20 @@ run_child(struct child *c, char *const argv[], int outfd, struct bk_err *err)
 		return bk_err_sys(err, BK_EXIT_RUNTIME, e, "wait for %s",
 		    c->tool);
 	if (bk_pg_child_outcome(c->tool, status, c->errline, c->detail,
-	    err) == 0)
-		return 0;
+	    err) == 0) {
+		if (c->pd == NULL || c->dfailed)
+			return c->dfailed ? (*err = c->derr, -1) : 0;
+		if (c->passthru || bk_pgdump_end(c->pd, &c->derr) == 0)
+			return 0;
+		*err = c->derr;
+		return -1;
+	}
+	/* The child failed: its reason, unless writing ours failed first
+	 * (it then died of a closed pipe). */
+	if (c->dfailed && c->derr.code == BK_EXIT_RUNTIME) {
+		*err = c->derr;
+		return -1;
+	}
 	if (fwd_sig != 0)
 		bk_err_prefix(err, "stopped by signal %d (%s)", (int)fwd_sig,
 		    strsignal(fwd_sig));
@@ -778,8 +875,9 @@ logical(const struct bk_pg_opts *o, struct bk_pg_stats *st,
 	    w[] = "-w", g[] = "-g", c[] = "c", p[] = "p", t[] = "t";
 	char path[PATH_MAX], **argv;
 	struct child ch;
+	struct bk_pgdump pd;
 	size_t n = 0, i;
-	int rc, globals = o->mode == BK_PG_GLOBALS;
+	int rc, dp[2], globals = o->mode == BK_PG_GLOBALS;
 
 	memset(&ch, 0, sizeof(ch));
 	ch.o = o;
@@ -808,8 +906,30 @@ logical(const struct bk_pg_opts *o, struct bk_pg_stats *st,
 			argv[n++] = o->select[i];
 	}
 	argv[n] = NULL;
-	rc = run_child(&ch, argv, o->out, err);
-	st->bytes_out = ch.wchar;
+	ch.datafd = -1;
+	if (!globals && o->format == BK_PG_CUSTOM) {
+		/* pg_dump -Z0 writes a chunk length per row: gather them
+		 * (pgdump.h), for an archive that compresses as well as
+		 * plain SQL. */
+		if (pipe2(dp, O_CLOEXEC) < 0) {
+			free(argv);
+			return bk_err_sys(err, BK_EXIT_RUNTIME, errno, "pipe");
+		}
+		if (bk_pgdump_init(&pd, err) < 0 ||
+		    bk_pgdump_rechunk(&pd, data_write, &ch, err) < 0) {
+			close(dp[0]);
+			close(dp[1]);
+			free(argv);
+			return -1;
+		}
+		ch.datafd = dp[0];
+		ch.outfd = o->out;
+		ch.pd = &pd;
+	}
+	rc = run_child(&ch, argv, ch.datafd >= 0 ? dp[1] : o->out, err);
+	st->bytes_out = ch.pd != NULL ? ch.out : ch.wchar;
+	if (ch.pd != NULL)
+		bk_pgdump_free(&pd);
 	free(argv);
 	return rc;
 }
@@ -974,6 +1094,7 @@ all_databases(const struct bk_pg_opts *o, PGresult *dbs, const char *dump,
 		argv[6] = Z;
 		argv[7] = zero;
 		argv[8] = NULL;
+		ch.datafd = -1;
 		rc = run_child(&ch, argv, spool, err);
 		free(conn);
 		if (rc < 0)
@@ -1030,6 +1151,7 @@ all(const struct bk_pg_opts *o, struct bk_pg_stats *st, struct bk_err *err)
 	}
 	argv[n] = NULL;
 	note(o, BK_PG_NOTE_INFO, "dumping roles and tablespaces");
+	ch.datafd = -1;
 	if (run_child(&ch, argv, spool, err) < 0 ||
 	    spool_member(spool, "globals.sql", &out, buf, err) < 0 ||
 	    all_databases(o, dbs, dump, spool, &out, buf, st, err) < 0 ||

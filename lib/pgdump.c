@@ -1,4 +1,5 @@
 /* pgdump.c - a streaming checker of pg_dump's custom archive format. */
+#include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -786,6 +787,7 @@ done_offset(struct bk_pgdump *c, struct bk_err *err)
 		e.blobs = (uint8_t)c->cur_blobs;
 		e.posset = flag == POS_SET;
 		e.pos = pos;
+		c->posset |= e.posset;
 		if (add_ent(c, &e) < 0)
 			return fail_runtime(c, err, "out of memory");
 	}
@@ -938,6 +940,80 @@ done_fixed(struct bk_pgdump *c, struct bk_err *err)
 	}
 }
 
+/* --- rewriting ------------------------------------------------------------ */
+
+/* Chunks are gathered: an uncompressed archive without data offsets. */
+static int
+gathering(const struct bk_pgdump *c)
+{
+	return c->out != NULL && c->st.compression == BK_PGDUMP_COMP_NONE &&
+	    !c->posset;
+}
+
+static int
+emit(struct bk_pgdump *c, const void *p, size_t n, struct bk_err *err)
+{
+	if (c->out == NULL || n == 0)
+		return 0;
+	if (c->out(c->out_arg, p, n, err) < 0) {
+		c->failed = 1;
+		if (err != NULL)
+			c->ferr = *err;
+		return -1;
+	}
+	return 0;
+}
+
+/* Pass on what was gathered as one chunk: its length, then the data. */
+static int
+flush(struct bk_pgdump *c, struct bk_err *err)
+{
+	unsigned char len[1 + 8];
+	size_t i, v = c->rlen;
+
+	if (c->rlen == 0)
+		return 0;
+	len[0] = 0;		/* the sign byte */
+	for (i = 1; i <= c->st.intsize; i++, v >>= 8)
+		len[i] = v & 0xff;
+	if (emit(c, len, 1 + c->st.intsize, err) < 0 ||
+	    emit(c, c->rbuf, c->rlen, err) < 0)
+		return -1;
+	c->rlen = 0;
+	return 0;
+}
+
+static int
+gather(struct bk_pgdump *c, const unsigned char *p, size_t n,
+    struct bk_err *err)
+{
+	size_t k;
+
+	c->held += n;
+	while (n > 0) {
+		k = BK_PGDUMP_RECHUNK - c->rlen < n ?
+		    BK_PGDUMP_RECHUNK - c->rlen : n;
+		memcpy(c->rbuf + c->rlen, p, k);
+		c->rlen += k;
+		p += k;
+		n -= k;
+		if (c->rlen == BK_PGDUMP_RECHUNK && flush(c, err) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+int
+bk_pgdump_rechunk(struct bk_pgdump *c, bk_pgdump_out_fn out, void *arg,
+    struct bk_err *err)
+{
+	if ((c->rbuf = malloc(BK_PGDUMP_RECHUNK)) == NULL)
+		return bk_err_sys(err, BK_EXIT_RUNTIME, errno, "custom archive");
+	c->out = out;
+	c->out_arg = arg;
+	return 0;
+}
+
 int
 bk_pgdump_init(struct bk_pgdump *c, struct bk_err *err)
 {
@@ -953,7 +1029,8 @@ bk_pgdump_feed(struct bk_pgdump *c, const void *buf, size_t n,
     struct bk_err *err)
 {
 	const unsigned char *p = buf;
-	size_t k;
+	size_t k, need;
+	int held;
 
 	if (c->failed) {
 		if (err != NULL)
@@ -974,8 +1051,14 @@ bk_pgdump_feed(struct bk_pgdump *c, const void *buf, size_t n,
 					if (table_bytes(c, p, k, err) < 0)
 						return -1;
 				}
-			} else
+				if (gathering(c) ? gather(c, p, k, err) < 0 :
+				    emit(c, p, k, err) < 0)
+					return -1;
+			} else {
 				str_bytes(c, p, k);
+				if (emit(c, p, k, err) < 0)
+					return -1;
+			}
 			p += k;
 			n -= k;
 			c->off += k;
@@ -991,12 +1074,26 @@ bk_pgdump_feed(struct bk_pgdump *c, const void *buf, size_t n,
 		}
 		k = c->need - c->have < n ? c->need - c->have : n;
 		memcpy(c->fix + c->have, p, k);
+		/* A chunk's length is held back while chunks are gathered. */
+		held = c->field == F_CHUNKLEN && gathering(c);
+		if (held)
+			c->held += k;
+		else if (emit(c, p, k, err) < 0)
+			return -1;
 		c->have += k;
 		p += k;
 		n -= k;
 		c->off += k;
 		c->st.bytes = c->off;
-		if (c->have == c->need && done_fixed(c, err) < 0)
+		if (c->have < c->need)
+			continue;
+		need = c->need;
+		if (done_fixed(c, err) < 0)
+			return -1;
+		/* The zero length that ends the data of a table or a large
+		 * object: what was gathered goes first. */
+		if (held && c->field != F_CHUNK && (flush(c, err) < 0 ||
+		    emit(c, c->fix, need, err) < 0))
 			return -1;
 	}
 	return 0;
@@ -1037,6 +1134,9 @@ bk_pgdump_free(struct bk_pgdump *c)
 	free(c->zout);
 	free(c->ids);
 	free(c->ents);
+	free(c->rbuf);
+	c->rbuf = NULL;
+	c->out = NULL;
 	c->z = NULL;
 	c->zout = NULL;
 	c->ids = NULL;

@@ -88,11 +88,26 @@ struct bk_pgdump_ent {
 	uint64_t	pos;
 };
 
+/* Where bk_pgdump_rechunk() sends the archive; -1 with err to stop. */
+typedef int (*bk_pgdump_out_fn)(void *arg, const void *buf, size_t n,
+	    struct bk_err *err);
+
+/* The size of the chunks bk_pgdump_rechunk() gathers data into. */
+#define BK_PGDUMP_RECHUNK	(64 * 1024)
+
 /*
  * A checker.  Callers read st; the rest is its parsing state.
  */
 struct bk_pgdump {
 	struct bk_pgdump_stats st;
+
+	/* rewriting (bk_pgdump_rechunk) */
+	bk_pgdump_out_fn out;		/* NULL: check only */
+	void		*out_arg;
+	unsigned char	*rbuf;		/* data gathered for one chunk */
+	size_t		 rlen;
+	int		 posset;	/* a TOC entry records its offset */
+	uint64_t	 held;		/* bytes held back, ever */
 
 	int		field;		/* what is being read */
 	int		failed;		/* an error was returned: */
@@ -154,6 +169,23 @@ int	bk_pgdump_feed(struct bk_pgdump *c, const void *buf, size_t n,
  * (BK_EXIT_CHECK).
  */
 int	bk_pgdump_end(struct bk_pgdump *c, struct bk_err *err);
+
+/*
+ * Rewrite mode, set right after bk_pgdump_init(): every byte fed is also
+ * passed on to out, unchanged, except the data chunks of an uncompressed
+ * archive.  pg_dump -Z0 writes a chunk, with its 5-byte length, for every
+ * row of table data; gathered into chunks of BK_PGDUMP_RECHUNK bytes they
+ * make the same archive for pg_restore (the chunks of a block are one
+ * stream to it), a few percent shorter, and one that compresses as well
+ * as the plain SQL dump does: the lengths are noise to a compressor.
+ * Archives whose TOC records data offsets (written to a file, not a pipe)
+ * and compressed ones are passed on as they are.  If feeding fails,
+ * c->held says whether anything was held back: if not, everything
+ * consumed (st.bytes) was passed on.  Returns 0, or -1 with err
+ * (BK_EXIT_RUNTIME).
+ */
+int	bk_pgdump_rechunk(struct bk_pgdump *c, bk_pgdump_out_fn out,
+	    void *arg, struct bk_err *err);
 
 /* Release what c holds; c may be reused after bk_pgdump_init(). */
 void	bk_pgdump_free(struct bk_pgdump *c);

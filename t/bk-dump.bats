@@ -245,6 +245,21 @@ child_pg_dump() {
 
 # --- round trips ----------------------------------------------------------
 
+@test "custom format: the row chunks gathered; pg_restore reads the same archive as pg_dump's" {
+	dump_ok "$T/bk.dump" src
+	"$BK_PG_BINDIR/pg_dump" -Fc -Z0 -d src | cat > "$T/pg.dump"
+	# the same SQL out of pg_restore, data and large objects included
+	pg_restore --restrict-key=k -f "$T/bk.sql" "$T/bk.dump" || fail "pg_restore of bk-dump's"
+	pg_restore --restrict-key=k -f "$T/pg.sql" "$T/pg.dump" || fail "pg_restore of pg_dump's"
+	diff -q "$T/pg.sql" "$T/bk.sql" > /dev/null ||
+	    fail "pg_restore output differs: $(diff "$T/pg.sql" "$T/bk.sql" | head -n 5)"
+	grep -q 'lo_open' "$T/bk.sql" || fail "no large objects in the test"
+	# without a length word per row it is shorter, and still checks out
+	[ "$(fsize "$T/bk.dump")" -lt "$(fsize "$T/pg.dump")" ] ||
+	    fail "not shorter: $(fsize "$T/bk.dump") vs $(fsize "$T/pg.dump")"
+	bk-verify < "$T/bk.dump" > "$T/v" || fail "bk-verify: $(cat "$T/v")"
+}
+
 @test "custom format (default): restore with pg_restore gives the same data" {
 	dump_ok "$T/src.dump" src
 	pg_restore -l "$T/src.dump" > "$T/toc" || fail "pg_restore -l failed"
@@ -527,11 +542,17 @@ child_pg_dump() {
 	! kill -0 "$pd" 2> /dev/null || fail "pg_dump is still running"
 }
 
-@test "pg_dump fails writing (stdout is /dev/full): exit 3 with pg_dump's reason" {
+@test "output fails (stdout is /dev/full): exit 3 with the reason, ours or pg_dump's" {
+	# plain: pg_dump writes to stdout itself
+	status=0
+	bk-dump --format plain src > /dev/full 2> "$T/stderr" || status=$?
+	err=$(cat "$T/stderr")
+	expect_fail 3 'pg_dump failed \(exit 1\): .*(No space left|could not write)'
+	# custom: bk-dump writes what pg_dump wrote, its chunks gathered
 	status=0
 	bk-dump src > /dev/full 2> "$T/stderr" || status=$?
 	err=$(cat "$T/stderr")
-	expect_fail 3 'pg_dump failed \(exit 1\): .*(No space left|could not write)'
+	expect_fail 3 'write output: No space left on device'
 	status=0
 	bk-dump --physical > /dev/full 2> "$T/stderr" || status=$?
 	err=$(cat "$T/stderr")

@@ -383,6 +383,134 @@ same_stats(const struct bk_pgdump_stats *a, const struct bk_pgdump_stats *b)
 	return memcmp(a, b, sizeof(*a)) == 0;
 }
 
+/* --- rewriting: the chunks of table data gathered ------------------------ */
+
+struct obuf {
+	unsigned char	*d;
+	size_t		 n;
+	int		 refuse;	/* fail once n would pass this */
+};
+
+static int
+out_fn(void *arg, const void *buf, size_t n, struct bk_err *err)
+{
+	struct obuf *o = arg;
+
+	if (o->refuse > 0 && o->n + n > (size_t)o->refuse)
+		return bk_err_set(err, BK_EXIT_RUNTIME, "output: refused");
+	memcpy(o->d + o->n, buf, n);
+	o->n += n;
+	return 0;
+}
+
+/* Rewrite buf (in pieces as in check()) into o; returns feed's result. */
+static int
+rewrite(const unsigned char *buf, size_t len, int piece, struct obuf *o,
+    uint64_t *held, struct bk_err *err)
+{
+	struct bk_pgdump c;
+	size_t off, k;
+	int rc;
+
+	o->n = 0;
+	if (bk_pgdump_init(&c, err) < 0 ||
+	    bk_pgdump_rechunk(&c, out_fn, o, err) < 0)
+		return -1;
+	for (rc = 0, off = 0; off < len && rc == 0; off += k) {
+		k = piece == 0 ? len : piece == 1 ? 1 :
+		    rnd() % 4 == 0 ? 1 + rnd() % 70000 : 1 + rnd() % 64;
+		if (k > len - off)
+			k = len - off;
+		rc = bk_pgdump_feed(&c, buf + off, k, err);
+	}
+	if (rc == 0)
+		rc = bk_pgdump_end(&c, err);
+	if (held != NULL)
+		*held = c.held;
+	bk_pgdump_free(&c);
+	return rc;
+}
+
+static void
+test_rechunk(struct fixture *f, const struct bk_pgdump_stats *want,
+    int changes)
+{
+	struct bk_pgdump_stats got;
+	struct obuf o, o1, o2;
+	struct bk_err err;
+	uint64_t held;
+	int rc;
+
+	o.d = malloc(MAXFILE);
+	o1.d = malloc(MAXFILE);
+	o2.d = malloc(MAXFILE);
+	o.refuse = o1.refuse = o2.refuse = 0;
+	bk_err_clear(&err);
+	rc = rewrite(f->buf, f->len, -1, &o, &held, &err);
+	ok(rc == 0, "%s: rewritten in random pieces%s%s", f->name,
+	    rc ? ": " : "", rc ? err.msg : "");
+	if (!changes) {
+		ok(o.n == f->len && memcmp(o.d, f->buf, o.n) == 0 &&
+		    held == 0, "%s: passed on unchanged", f->name);
+	} else {
+		ok(o.n < f->len, "%s: the rewrite is shorter (%zu < %zu)",
+		    f->name, o.n, f->len);
+		rc = check(o.d, o.n, -1, &got, &err);
+		ok(rc == 0, "%s: the rewrite is a valid archive%s%s", f->name,
+		    rc ? ": " : "", rc ? err.msg : "");
+		ok(got.table_bytes == want->table_bytes &&
+		    got.lo_bytes == want->lo_bytes &&
+		    got.data_blocks == want->data_blocks &&
+		    got.large_objects == want->large_objects &&
+		    got.toc_entries == want->toc_entries,
+		    "%s: same TOC, blocks, table and large object bytes",
+		    f->name);
+		ok(memcmp(o.d, f->buf, 64) == 0,
+		    "%s: the header is passed on as it was", f->name);
+	}
+	/* whole or byte by byte, the same rewrite; and a fixed point */
+	rewrite(f->buf, f->len, 0, &o1, NULL, &err);
+	rewrite(f->buf, f->len, 1, &o2, NULL, &err);
+	ok(o1.n == o.n && o2.n == o.n && memcmp(o1.d, o.d, o.n) == 0 &&
+	    memcmp(o2.d, o.d, o.n) == 0, "%s: the same whatever the pieces",
+	    f->name);
+	rewrite(o.d, o.n, -1, &o1, NULL, &err);
+	ok(o1.n == o.n && memcmp(o1.d, o.d, o.n) == 0,
+	    "%s: rewriting the rewrite changes nothing", f->name);
+	/* an output that fails stops the feeding */
+	o1.refuse = (int)(f->len / 2);
+	bk_err_clear(&err);
+	rc = rewrite(f->buf, f->len, -1, &o1, NULL, &err);
+	ok(rc < 0 && strstr(err.msg, "refused") != NULL,
+	    "%s: a failing output fails the feed: %s", f->name, err.msg);
+	free(o.d);
+	free(o1.d);
+	free(o2.d);
+}
+
+/* A header the checker does not know: nothing was held back, so what was
+ * consumed was passed on, and a caller can go on copying. */
+static void
+test_rechunk_unknown(struct fixture *f)
+{
+	struct obuf o;
+	struct bk_err err;
+	uint64_t held = 1;
+	unsigned char *b = malloc(f->len);
+	int rc;
+
+	memcpy(b, f->buf, f->len);
+	b[6] = 99;		/* archive version 1.99 */
+	o.d = malloc(MAXFILE);
+	o.refuse = 0;
+	rc = rewrite(b, f->len, 0, &o, &held, &err);
+	ok(rc < 0 && held == 0 && o.n <= f->len &&
+	    memcmp(o.d, b, o.n) == 0,
+	    "unknown version: fails with nothing held back (%s)", err.msg);
+	free(o.d);
+	free(b);
+}
+
 /* --- the tests -------------------------------------------------------- */
 
 /* Each fixture passes whole, byte by byte and in random pieces. */
@@ -800,6 +928,11 @@ main(int argc, char **argv)
 	test_versions(&fx[0]);
 	test_errors(&fx[0], &maps[0]);
 	test_seekable(&fx[3], &maps[3], &st[0]);
+	test_rechunk(&fx[0], &st[0], 1);	/* plain: gathered */
+	test_rechunk(&fx[1], &st[1], 0);	/* zlib: as it is */
+	test_rechunk(&fx[2], &st[2], 0);	/* schema: no data */
+	test_rechunk(&fx[3], &st[3], 0);	/* seekable: offsets */
+	test_rechunk_unknown(&fx[0]);
 
 	for (i = 0; i < 4; i++) {
 		free(fx[i].buf);
