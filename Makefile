@@ -5,6 +5,8 @@
 #   make bench            side-by-side benchmarks (bench/)
 #   make demo [S3=1]      the main job, end to end, on a throwaway database
 #                         (into a directory; S3=1: into a throwaway S3 server)
+#   make fuzz [FUZZ_TIME=60]  libFuzzer on every parser of untrusted input
+#                         (clang; t/fuzz/README), FUZZ_TIME seconds each
 #   make deps             install missing build and test dependencies (apt)
 #   make install          PREFIX=/usr/local DESTDIR=
 #   make SANITIZE=1 ...   build with ASan and UBSan
@@ -49,6 +51,16 @@ UNITSRC	= $(wildcard t/unit/*.c)
 UNITBIN	= $(UNITSRC:.c=.t)
 MAN	= $(wildcard man/*.[17])
 
+# Fuzzing: libFuzzer targets in t/fuzz/, built by clang with the library
+# compiled apart (t/fuzz/obj/) so that the normal build is untouched.
+CC_FUZZ	?= clang
+FUZZ_TIME ?= 60
+FUZZ_CFLAGS = -g -O1 -fno-omit-frame-pointer -fno-sanitize-recover=all
+FUZZSRC	= $(filter-out t/fuzz/main.c,$(wildcard t/fuzz/*.c))
+FUZZBIN	= $(FUZZSRC:.c=)
+FUZZOBJ	= $(patsubst lib/%.c,t/fuzz/obj/%.o,$(LIBSRC))
+REPLAY	= $(FUZZSRC:.c=.replay)
+
 bk-gz_LIBS	= $(zlib_LIBS) -lpthread
 bk-crypt_LIBS	= $(crypto_LIBS)
 bk-dump_LIBS	= $(pq_LIBS) $(zlib_LIBS)
@@ -85,18 +97,38 @@ t/unit/%.o: t/unit/%.c .flags
 t/unit/%.t: t/unit/%.o t/tap.o lib/libbk.a
 	$(CC) $(LDFLAGS) -o $@ $< t/tap.o lib/libbk.a $(ALL_LIBS)
 
+# The fuzz targets without libFuzzer: replay a corpus (t/fuzz/main.c).
+t/fuzz/%.replay: t/fuzz/%.o t/fuzz/main.o lib/libbk.a
+	$(CC) $(LDFLAGS) -o $@ $< t/fuzz/main.o lib/libbk.a $(ALL_LIBS)
+
 # The unit tests, then the integration tests; prove prints each summary.
 # Missing dependencies are installed first (make deps), so that
 # "make check" works on a fresh machine on its own.
 check: deps
-	@$(MAKE) --no-print-directory all $(UNITBIN)
+	@$(MAKE) --no-print-directory all $(UNITBIN) $(REPLAY)
 	@echo '== unit tests'
 	prove $(PROVEFLAGS) $(UNITBIN)
+	@echo '== fuzz corpora, replayed'
+	@for r in $(REPLAY); do n=$${r%.replay}; $$r $$n/../corpus/$${n##*/} || exit 1; done
 	@echo '== man pages'
 	mandoc -Tlint -Wwarning $(MAN)
 	@echo '== integration tests'
 	BK_SANITIZE=$(SANITIZE) prove $(PROVEFLAGS) --exec 'bats --tap' \
 	    $(or $(BATS),$(wildcard t/*.bats))
+
+t/fuzz/obj/%.o: lib/%.c
+	@mkdir -p t/fuzz/obj
+	$(CC_FUZZ) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link,address,undefined \
+	    $(BK_CPPFLAGS) $(PKG_CFLAGS) -c -o $@ $<
+
+$(FUZZBIN): t/fuzz/%: t/fuzz/%.c t/fuzz/fuzz.h $(FUZZOBJ)
+	$(CC_FUZZ) $(FUZZ_CFLAGS) -fsanitize=fuzzer,address,undefined \
+	    $(BK_CPPFLAGS) $(PKG_CFLAGS) -It/fuzz -o $@ $< $(FUZZOBJ) $(ALL_LIBS)
+
+fuzz-build: $(FUZZBIN)
+
+fuzz: fuzz-build
+	FUZZ_TIME=$(FUZZ_TIME) t/fuzz/run $(notdir $(FUZZBIN))
 
 bench: deps
 	@$(MAKE) --no-print-directory all
@@ -122,8 +154,10 @@ uninstall:
 
 clean:
 	rm -f bin/*.o bin/*.d lib/*.o lib/*.d lib/libbk.a t/*.o t/*.d \
-	    t/unit/*.o t/unit/*.d t/unit/*.t .flags $(addprefix bin/,$(TOOLS))
+	    t/unit/*.o t/unit/*.d t/unit/*.t .flags $(addprefix bin/,$(TOOLS)) \
+	    $(FUZZBIN) t/fuzz/*.o t/fuzz/*.d $(REPLAY)
+	rm -rf t/fuzz/obj
 
-.PHONY: all check bench demo deps install uninstall clean FORCE
+.PHONY: all check bench demo deps install uninstall clean fuzz fuzz-build FORCE
 .SECONDARY:
--include $(wildcard bin/*.d lib/*.d t/*.d t/unit/*.d)
+-include $(wildcard bin/*.d lib/*.d t/*.d t/unit/*.d t/fuzz/*.d)

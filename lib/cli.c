@@ -23,7 +23,7 @@ bk_cli_init(const char *progname)
 	signal(SIGPIPE, SIG_IGN);
 }
 
-static void
+static void __attribute__((format(printf, 1, 0)))
 vmsg(const char *fmt, va_list ap)
 {
 	char line[1024];

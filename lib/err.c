@@ -4,7 +4,7 @@
 
 #include "err.h"
 
-static void
+static void __attribute__((format(printf, 2, 0)))
 vset(struct bk_err *err, const char *fmt, va_list ap)
 {
 	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
