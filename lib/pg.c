@@ -26,6 +26,8 @@
 #define COPYBUF		(256 * 1024)	/* spool copy buffer */
 #define LINEMAX		1024		/* longest stderr line kept */
 #define DATABUF		(256 * 1024)	/* a read of pg_dump's output */
+#define OUTBUF		(256 * 1024)	/* a write of ours */
+#define PIPEBUF		(1024 * 1024)	/* the pipe from pg_dump */
 #define PG_ROOT		"/usr/lib/postgresql"
 
 void
@@ -497,6 +499,8 @@ struct child {
 	int		 dfailed;	/* the data path failed: */
 	struct bk_err	 derr;		/* ... so */
 	uint64_t	 out;		/* bytes written to outfd */
+	unsigned char	*obuf;		/* OUTBUF bytes, olen in use */
+	size_t		 olen;
 };
 
 /* Copy src into dst, cut to fit. */
@@ -588,14 +592,36 @@ child_progress(struct child *c, pid_t pid)
 static void	note(const struct bk_pg_opts *, int, const char *, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* Write what data_write() gathered. */
+static int
+data_flush(struct child *c, struct bk_err *err)
+{
+	if (c->olen == 0)
+		return 0;
+	if (bk_io_write_all(c->outfd, c->obuf, c->olen, "output", err) < 0)
+		return -1;
+	c->out += c->olen;
+	c->olen = 0;
+	return 0;
+}
+
+/* Output, in writes of OUTBUF bytes: one write for each of the
+ * rewriter's small pieces would wake the reader as often. */
 static int
 data_write(void *arg, const void *buf, size_t n, struct bk_err *err)
 {
 	struct child *c = arg;
+	size_t k;
 
-	if (bk_io_write_all(c->outfd, buf, n, "output", err) < 0)
-		return -1;
-	c->out += n;
+	while (n > 0) {
+		k = OUTBUF - c->olen < n ? OUTBUF - c->olen : n;
+		memcpy(c->obuf + c->olen, buf, k);
+		c->olen += k;
+		buf = (const char *)buf + k;
+		n -= k;
+		if (c->olen == OUTBUF && data_flush(c, err) < 0)
+			return -1;
+	}
 	return 0;
 }
 
@@ -735,6 +761,8 @@ run_child(struct child *c, char *const argv[], int outfd, struct bk_err *err)
 		close(efd);
 	if (c->datafd >= 0)
 		close(c->datafd);
+	if (c->obuf != NULL && !c->dfailed && data_flush(c, &c->derr) < 0)
+		c->dfailed = 1;
 	if (c->len > 0)
 		take_line(c);
 	/* Count its output before it is reaped and /proc forgets it. */
@@ -915,8 +943,15 @@ logical(const struct bk_pg_opts *o, struct bk_pg_stats *st,
 			free(argv);
 			return bk_err_sys(err, BK_EXIT_RUNTIME, errno, "pipe");
 		}
-		if (bk_pgdump_init(&pd, err) < 0 ||
+		/* A larger pipe: fewer wake-ups (a failure is harmless). */
+		(void)fcntl(dp[0], F_SETPIPE_SZ, PIPEBUF);
+		if ((ch.obuf = malloc(OUTBUF)) == NULL ||
+		    bk_pgdump_init(&pd, err) < 0 ||
 		    bk_pgdump_rechunk(&pd, data_write, &ch, err) < 0) {
+			if (ch.obuf == NULL)
+				bk_err_sys(err, BK_EXIT_RUNTIME, errno,
+				    "pg_dump");
+			free(ch.obuf);
 			close(dp[0]);
 			close(dp[1]);
 			free(argv);
@@ -930,6 +965,7 @@ logical(const struct bk_pg_opts *o, struct bk_pg_stats *st,
 	st->bytes_out = ch.pd != NULL ? ch.out : ch.wchar;
 	if (ch.pd != NULL)
 		bk_pgdump_free(&pd);
+	free(ch.obuf);
 	free(argv);
 	return rc;
 }
