@@ -109,7 +109,7 @@ check: deps
 	@echo '== unit tests'
 	prove $(PROVEFLAGS) $(UNITBIN)
 	@echo '== fuzz corpora, replayed'
-	@for r in $(REPLAY); do n=$${r%.replay}; $$r $$n/../corpus/$${n##*/} || exit 1; done
+	@for r in $(REPLAY); do n=$${r%.replay}; $$r t/fuzz/corpus/$${n##*/} || exit 1; done
 	@echo '== man pages'
 	mandoc -Tlint -Wwarning $(MAN)
 	@echo '== integration tests'

@@ -9,18 +9,7 @@
 load helper
 
 setup_file() {
-	local env
-	W=$(mktemp -d /tmp/bk-contrib-t.XXXXXX)
-	chmod 755 "$W"
-	export W
-	"$BK_ROOT/t/s3server.sh" start "$W/s3" || return 1
-	"$BK_ROOT/t/s3server.sh" mb "$W/s3" backups || return 1
-	# shellcheck disable=SC1091
-	. "$W/s3/env"
-	env=$("$BK_ROOT/t/pgserver.sh" start "$W/srv") || return 1
-	# shellcheck disable=SC1090
-	. "$env"
-	export PGHOST PGPORT PGUSER PGDATABASE
+	servers_start contrib backups || return 1
 	# mydb, with a backup of over 1 MiB once compressed and encrypted
 	createdb mydb || return 1
 	psql -X -q -d mydb -c "CREATE TABLE t AS SELECT g, md5(g::text) || md5((g * 7)::text) AS v FROM generate_series(1, 60000) g" ||
@@ -30,10 +19,7 @@ setup_file() {
 }
 
 teardown_file() {
-	[ -n "${W:-}" ] || return 0
-	"$BK_ROOT/t/pgserver.sh" stop "$W/srv" || true
-	"$BK_ROOT/t/s3server.sh" stop "$W/s3" || true
-	rm -rf "$W"
+	servers_stop
 }
 
 # local_paths: sed script pointing the recipes' paths at this test's.

@@ -217,3 +217,35 @@ rundir_has_record() {
 jcheck() {
 	"$PY" "$FIX/jcheck.py" "$@"
 }
+
+# --- throwaway servers for a whole file (setup_file / teardown_file) --------
+
+# servers_start NAME BUCKET: a directory $W under /tmp that the database
+# server's user can reach, with a throwaway S3 server (bucket BUCKET made)
+# and PostgreSQL server in it; their settings exported, and PGOWNER, the
+# server's user.
+servers_start() {
+	local env
+	W=$(mktemp -d "/tmp/bk-$1-t.XXXXXX") || return 1
+	chmod 755 "$W"
+	export W
+	"$BK_ROOT/t/s3server.sh" start "$W/s3" || return 1
+	"$BK_ROOT/t/s3server.sh" mb "$W/s3" "$2" || return 1
+	# shellcheck disable=SC1091
+	. "$W/s3/env"
+	env=$("$BK_ROOT/t/pgserver.sh" start "$W/srv") || return 1
+	# shellcheck disable=SC1090
+	. "$env"
+	export PGHOST PGPORT PGUSER PGDATABASE BK_PG_BINDIR BK_PG_DATA BK_PG_LOG
+	export PGCONNECT_TIMEOUT=10
+	PGOWNER=$(stat -c %U "$BK_PG_DATA")
+	export PGOWNER
+}
+
+# servers_stop: stop both servers and remove $W.
+servers_stop() {
+	[ -n "${W:-}" ] || return 0
+	"$BK_ROOT/t/pgserver.sh" stop "$W/srv" || true
+	"$BK_ROOT/t/s3server.sh" stop "$W/s3" || true
+	rm -rf "$W"
+}

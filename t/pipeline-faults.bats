@@ -23,18 +23,8 @@ setup() {
 }
 
 setup_file() {
-	local env t0 t1
-	W=$(mktemp -d /tmp/bk-faults-t.XXXXXX)
-	chmod 755 "$W"
-	export W
-	"$BK_ROOT/t/s3server.sh" start "$W/s3" || return 1
-	"$BK_ROOT/t/s3server.sh" mb "$W/s3" faults || return 1
-	# shellcheck disable=SC1091
-	. "$W/s3/env"
-	env=$("$BK_ROOT/t/pgserver.sh" start "$W/srv") || return 1
-	# shellcheck disable=SC1090
-	. "$env"
-	export PGHOST PGPORT PGUSER PGDATABASE
+	local t0 t1
+	servers_start faults faults || return 1
 	createdb db || return 1
 	# ~40 MiB of text that compresses about 2:1: the pipeline runs for
 	# a second or so, long enough to be hit anywhere.
@@ -58,9 +48,7 @@ teardown_file() {
 	if mountpoint -q "$W/full" 2> /dev/null; then
 		umount "$W/full" || true
 	fi
-	"$BK_ROOT/t/pgserver.sh" stop "$W/srv" || true
-	"$BK_ROOT/t/s3server.sh" stop "$W/s3" || true
-	rm -rf "$W"
+	servers_stop
 }
 
 # pipeline DEST: the four stages under /bin/sh, in the foreground.

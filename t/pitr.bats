@@ -24,22 +24,9 @@ sql() {
 }
 
 setup_file() {
-	local env
-	# Reachable by the server's user: tools, keys and config live here.
-	W=$(mktemp -d /tmp/bk-pitr-t.XXXXXX)
-	chmod 755 "$W"
-	export W
-	"$BK_ROOT/t/s3server.sh" start "$W/s3" || return 1
-	"$BK_ROOT/t/s3server.sh" mb "$W/s3" pitr || return 1
-	# shellcheck disable=SC1091
-	. "$W/s3/env"
-	env=$("$BK_ROOT/t/pgserver.sh" start "$W/srv") || return 1
-	# shellcheck disable=SC1090
-	. "$env"
-	export PGHOST PGPORT PGUSER PGDATABASE BK_PG_BINDIR BK_PG_DATA BK_PG_LOG
-	export PGCONNECT_TIMEOUT=10
-	PGOWNER=$(stat -c %U "$BK_PG_DATA")
-	export PGOWNER
+	# $W is reachable by the server's user: tools, keys and config
+	# live there.
+	servers_start pitr pitr || return 1
 
 	# The installed layout: tools and recipes where the server can run
 	# them, an identity and its recipient, and the recipes' config.
@@ -86,9 +73,7 @@ teardown_file() {
 		as_owner "$BK_PG_BINDIR/pg_ctl" stop -m immediate -w -D "$W/restored" \
 		    > /dev/null 2>&1 || true
 	fi
-	"$BK_ROOT/t/pgserver.sh" stop "$W/srv" || true
-	"$BK_ROOT/t/s3server.sh" stop "$W/s3" || true
-	rm -rf "$W"
+	servers_stop
 }
 
 # wait_archived: switch to a new segment and wait (60 s at most) until the
