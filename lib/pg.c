@@ -28,6 +28,7 @@
 #define DATABUF		(256 * 1024)	/* a read of pg_dump's output */
 #define OUTBUF		(256 * 1024)	/* a write of ours */
 #define PIPEBUF		(1024 * 1024)	/* the pipe from pg_dump */
+#define PROGRESS_MS	100		/* how often its output is counted */
 #define PG_ROOT		"/usr/lib/postgresql"
 
 void
@@ -490,6 +491,7 @@ struct child {
 	char		 errline[LINEMAX / 2];
 	char		 detail[LINEMAX / 2];
 	uint64_t	 wchar;		/* bytes it wrote */
+	uint64_t	 wchar_at;	/* when wchar was read (ms) */
 
 	/* Its stdout read here and rewritten (a custom archive), or not. */
 	int		 datafd;	/* -1: it writes to outfd itself */
@@ -577,12 +579,26 @@ proc_wchar(pid_t pid)
 	return strtoull(p + 7, NULL, 10);
 }
 
-static void
-child_progress(struct child *c, pid_t pid)
+static uint64_t
+now_ms(void)
 {
-	uint64_t w = proc_wchar(pid);
+	struct timespec ts;
 
-	if (w > c->wchar) {
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* Count what the child wrote: at most every PROGRESS_MS (reading /proc is
+ * three system calls), or now if force. */
+static void
+child_progress(struct child *c, pid_t pid, int force)
+{
+	uint64_t w, t = now_ms();
+
+	if (!force && t - c->wchar_at < PROGRESS_MS)
+		return;
+	c->wchar_at = t;
+	if ((w = proc_wchar(pid)) > c->wchar) {
 		if (c->o->progress != NULL)
 			bk_progress_add(c->o->progress, w - c->wchar);
 		c->wchar = w;
@@ -676,7 +692,7 @@ run_child(struct child *c, char *const argv[], int outfd, struct bk_err *err)
 
 	c->len = 0;
 	c->errline[0] = c->detail[0] = '\0';
-	c->wchar = 0;
+	c->wchar = c->wchar_at = 0;
 	fwd_sig = 0;
 	if (pipe2(ep, O_CLOEXEC) < 0)
 		return bk_err_sys(err, BK_EXIT_RUNTIME, errno, "pipe");
@@ -724,7 +740,7 @@ run_child(struct child *c, char *const argv[], int outfd, struct bk_err *err)
 		pfd[1].fd = c->datafd;
 		pfd[1].events = POLLIN;
 		n = poll(pfd, 2, 250);
-		child_progress(c, pid);
+		child_progress(c, pid, 0);
 		if (n < 0 && errno != EINTR)
 			break;	/* cannot happen with valid fds */
 		if (n <= 0)
@@ -769,7 +785,7 @@ run_child(struct child *c, char *const argv[], int outfd, struct bk_err *err)
 	while (waitid(P_PID, (id_t)pid, &si, WEXITED | WNOWAIT) < 0 &&
 	    errno == EINTR)
 		;
-	child_progress(c, pid);
+	child_progress(c, pid, 1);
 	i = wait_child(pid, &status);
 	e = errno;
 	fwd_pid = 0;
