@@ -851,12 +851,10 @@ struct listdoc {
 	bk_s3_list_fn	 fn;
 	void		*arg;
 	int		 flags;
-	struct bk_s3_chain chain;
+	struct bk_s3_chain *chain;
+	struct bk_s3_page *pg;
 	struct bk_s3_obj o;
-	char		 key[1100];
-	char		 token[1100];
-	int		 truncated;
-	int		 keycount;
+	char		 key[BK_S3_MARKER];
 	int		 bad;
 };
 
@@ -880,7 +878,7 @@ list_elem(void *arg, const char *path, const char *text, size_t len,
 
 		errno = 0;
 		d->o.size = strtoull(text, &end, 10);
-		if (errno != 0 || *end != '\0' || len == 0)
+		if (errno != 0 || *end != '\0' || len == 0 || text[0] == '-')
 			d->bad = 1;
 	} else if (strcmp(path, "Contents/LastModified") == 0) {
 		if (bk_s3_parse_time(text, &d->o.mtime) < 0)
@@ -892,8 +890,7 @@ list_elem(void *arg, const char *path, const char *text, size_t len,
 			return bk_err_set(err, BK_EXIT_RUNTIME, "listing: a "
 			    "malformed entry after %s", d->key);
 		d->o.key = d->key;
-		d->keycount++;
-		if ((r = bk_s3_chain_companion(&d->chain, d->key)) < 0)
+		if ((r = bk_s3_chain_companion(d->chain, d->key)) < 0)
 			return bk_err_set(err, BK_EXIT_RUNTIME, "listing: out "
 			    "of memory");
 		if ((r == 0 || (d->flags & BK_S3_LIST_RECORDS)) &&
@@ -902,34 +899,54 @@ list_elem(void *arg, const char *path, const char *text, size_t len,
 		memset(&d->o, 0, sizeof(d->o));
 		d->key[0] = '\0';
 	} else if (strcmp(path, "IsTruncated") == 0) {
-		d->truncated = strcmp(text, "true") == 0;
+		d->pg->truncated = strcmp(text, "true") == 0;
 	} else if (strcmp(path, "NextContinuationToken") == 0) {
-		if (len >= sizeof(d->token))
+		if (len >= sizeof(d->pg->next))
 			return bk_err_set(err, BK_EXIT_RUNTIME, "listing: "
 			    "continuation token too long");
-		memcpy(d->token, text, len + 1);
+		memcpy(d->pg->next, text, len + 1);
 	}
 	return 0;
+}
+
+int
+bk_s3_list_page(const char *body, size_t len, int flags,
+    struct bk_s3_chain *chain, bk_s3_list_fn fn, void *arg,
+    struct bk_s3_page *pg, struct bk_err *err)
+{
+	struct listdoc *d = calloc(1, sizeof(*d));
+	int rc;
+
+	memset(pg, 0, sizeof(*pg));
+	if (d == NULL)
+		return bk_err_sys(err, BK_EXIT_RUNTIME, ENOMEM, "listing");
+	d->fn = fn;
+	d->arg = arg;
+	d->flags = flags;
+	d->chain = chain;
+	d->pg = pg;
+	rc = bk_xml_parse(body, len, list_elem, d, err);
+	free(d);
+	return rc;
 }
 
 int
 bk_s3_list(struct bk_s3 *s, const char *bucket, const char *prefix,
     int flags, bk_s3_list_fn fn, void *arg, struct bk_err *err)
 {
-	struct listdoc *d = calloc(1, sizeof(*d));
+	struct bk_s3_page *pg = malloc(sizeof(*pg));
+	struct bk_s3_chain chain;
 	struct bk_sigv4_param qp[5];
 	struct bk_s3_resp r;
-	char next[1100];
-	const char *pg;
-	int rc = -1, pages = 0, nq0 = 0;
+	char next[BK_S3_MARKER];
+	const char *ps;
+	int rc = -1, nq0 = 0;
 
-	if (d == NULL)
+	if (pg == NULL)
 		return bk_err_sys(err, BK_EXIT_RUNTIME, ENOMEM, "listing");
-	d->fn = fn;
-	d->arg = arg;
-	d->flags = flags;
+	memset(&chain, 0, sizeof(chain));
 	next[0] = '\0';
-	if ((pg = getenv("BK_S3_PAGE_SIZE")) != NULL && *pg != '\0')
+	if ((ps = getenv("BK_S3_PAGE_SIZE")) != NULL && *ps != '\0')
 		nq0 = 1;
 	for (;;) {
 		size_t nq = 0;
@@ -938,7 +955,7 @@ bk_s3_list(struct bk_s3 *s, const char *bucket, const char *prefix,
 		if (*prefix != '\0')
 			qp[nq].key = "prefix", qp[nq++].value = prefix;
 		if (nq0)
-			qp[nq].key = "max-keys", qp[nq++].value = pg;
+			qp[nq].key = "max-keys", qp[nq++].value = ps;
 		if (next[0] != '\0')
 			qp[nq].key = "continuation-token", qp[nq++].value = next;
 		if (bk_s3_call(s, "GET", bucket, NULL, qp, nq, NULL, 0, NULL,
@@ -946,10 +963,8 @@ bk_s3_list(struct bk_s3 *s, const char *bucket, const char *prefix,
 			bk_s3_resp_free(&r);
 			goto out;
 		}
-		d->truncated = 0;
-		d->token[0] = '\0';
-		if (r.body == NULL || bk_xml_parse(r.body, r.len, list_elem, d,
-		    err) < 0) {
+		if (r.body == NULL || bk_s3_list_page(r.body, r.len, flags,
+		    &chain, fn, arg, pg, err) < 0) {
 			if (r.body == NULL)
 				bk_err_set(err, BK_EXIT_RUNTIME, "listing "
 				    "s3://%s/%s: empty response", bucket,
@@ -961,33 +976,30 @@ bk_s3_list(struct bk_s3 *s, const char *bucket, const char *prefix,
 			goto out;
 		}
 		bk_s3_resp_free(&r);
-		pages++;
-		if (!d->truncated)
+		if (!pg->truncated)
 			break;
-		if (d->token[0] == '\0' || strcmp(d->token, next) == 0) {
+		if (pg->next[0] == '\0' || strcmp(pg->next, next) == 0) {
 			bk_err_set(err, BK_EXIT_RUNTIME, "listing s3://%s/%s: "
 			    "truncated without a new continuation token",
 			    bucket, prefix);
 			goto out;
 		}
-		memcpy(next, d->token, sizeof(next));
+		memcpy(next, pg->next, sizeof(next));
 	}
 	rc = 0;
 out:
-	bk_s3_chain_free(&d->chain);
-	free(d);
+	bk_s3_chain_free(&chain);
+	free(pg);
 	return rc;
 }
 
 struct updoc {
 	bk_s3_uploads_fn fn;
 	void		*arg;
-	char		 key[1100];
-	char		 id[1100];
+	struct bk_s3_page *pg;
+	char		 key[BK_S3_MARKER];
+	char		 id[BK_S3_MARKER];
 	time_t		 initiated;
-	char		 nkey[1100];
-	char		 nid[1100];
-	int		 truncated;
 };
 
 static int
@@ -1010,11 +1022,11 @@ uploads_elem(void *arg, const char *path, const char *text, size_t len,
 	else if (strcmp(path, "Upload/Initiated") == 0)
 		bk_s3_parse_time(text, &d->initiated);
 	else if (strcmp(path, "NextKeyMarker") == 0)
-		memcpy(d->nkey, text, len + 1);
+		memcpy(d->pg->next, text, len + 1);
 	else if (strcmp(path, "NextUploadIdMarker") == 0)
-		memcpy(d->nid, text, len + 1);
+		memcpy(d->pg->next_id, text, len + 1);
 	else if (strcmp(path, "IsTruncated") == 0)
-		d->truncated = strcmp(text, "true") == 0;
+		d->pg->truncated = strcmp(text, "true") == 0;
 	else if (strcmp(path, "Upload") == 0) {
 		u.key = d->key;
 		u.upload_id = d->id;
@@ -1028,19 +1040,35 @@ uploads_elem(void *arg, const char *path, const char *text, size_t len,
 }
 
 int
-bk_s3_list_uploads(struct bk_s3 *s, const char *bucket, const char *prefix,
-    bk_s3_uploads_fn fn, void *arg, struct bk_err *err)
+bk_s3_uploads_page(const char *body, size_t len, bk_s3_uploads_fn fn,
+    void *arg, struct bk_s3_page *pg, struct bk_err *err)
 {
 	struct updoc *d = calloc(1, sizeof(*d));
-	struct bk_sigv4_param qp[4];
-	struct bk_s3_resp r;
-	char km[1100], im[1100];
-	int rc = -1;
+	int rc;
 
+	memset(pg, 0, sizeof(*pg));
 	if (d == NULL)
 		return bk_err_sys(err, BK_EXIT_RUNTIME, ENOMEM, "uploads");
 	d->fn = fn;
 	d->arg = arg;
+	d->pg = pg;
+	rc = bk_xml_parse(body, len, uploads_elem, d, err);
+	free(d);
+	return rc;
+}
+
+int
+bk_s3_list_uploads(struct bk_s3 *s, const char *bucket, const char *prefix,
+    bk_s3_uploads_fn fn, void *arg, struct bk_err *err)
+{
+	struct bk_s3_page *pg = malloc(sizeof(*pg));
+	struct bk_sigv4_param qp[4];
+	struct bk_s3_resp r;
+	char km[BK_S3_MARKER], im[BK_S3_MARKER];
+	int rc = -1;
+
+	if (pg == NULL)
+		return bk_err_sys(err, BK_EXIT_RUNTIME, ENOMEM, "uploads");
 	km[0] = im[0] = '\0';
 	for (;;) {
 		size_t nq = 0;
@@ -1057,10 +1085,8 @@ bk_s3_list_uploads(struct bk_s3 *s, const char *bucket, const char *prefix,
 			bk_s3_resp_free(&r);
 			goto out;
 		}
-		d->truncated = 0;
-		d->nkey[0] = d->nid[0] = '\0';
-		if (r.body == NULL || bk_xml_parse(r.body, r.len,
-		    uploads_elem, d, err) < 0) {
+		if (r.body == NULL || bk_s3_uploads_page(r.body, r.len, fn,
+		    arg, pg, err) < 0) {
 			if (r.body == NULL)
 				bk_err_set(err, BK_EXIT_RUNTIME, "uploads "
 				    "s3://%s/%s: empty response", bucket,
@@ -1069,20 +1095,20 @@ bk_s3_list_uploads(struct bk_s3 *s, const char *bucket, const char *prefix,
 			goto out;
 		}
 		bk_s3_resp_free(&r);
-		if (!d->truncated)
+		if (!pg->truncated)
 			break;
-		if (d->nkey[0] == '\0' || (strcmp(d->nkey, km) == 0 &&
-		    strcmp(d->nid, im) == 0)) {
+		if (pg->next[0] == '\0' || (strcmp(pg->next, km) == 0 &&
+		    strcmp(pg->next_id, im) == 0)) {
 			bk_err_set(err, BK_EXIT_RUNTIME, "uploads s3://%s/%s: "
 			    "truncated without a new marker", bucket, prefix);
 			goto out;
 		}
-		memcpy(km, d->nkey, sizeof(km));
-		memcpy(im, d->nid, sizeof(im));
+		memcpy(km, pg->next, sizeof(km));
+		memcpy(im, pg->next_id, sizeof(im));
 	}
 	rc = 0;
 out:
-	free(d);
+	free(pg);
 	return rc;
 }
 
@@ -1172,12 +1198,25 @@ del_elem(void *arg, const char *path, const char *text, size_t len,
 }
 
 int
+bk_s3_delete_result(const char *body, size_t len, bk_s3_delete_fn failed,
+    void *arg, struct bk_err *err)
+{
+	struct deldoc d;
+
+	memset(&d, 0, sizeof(d));
+	d.fn = failed;
+	d.arg = arg;
+	if (bk_xml_parse(body, len, del_elem, &d, err) < 0)
+		return -1;
+	return d.nfail;
+}
+
+int
 bk_s3_delete(struct bk_s3 *s, const char *bucket, const char *const *keys,
     size_t n, bk_s3_delete_fn failed, void *arg, struct bk_err *err)
 {
 	struct bk_sigv4_param qp[1] = { { "delete", "" } };
 	struct bk_sigv4_header h[1];
-	struct deldoc d;
 	struct bk_s3_resp r;
 	unsigned char md5[16];
 	unsigned int ml = 0;
@@ -1207,16 +1246,13 @@ bk_s3_delete(struct bk_s3 *s, const char *bucket, const char *const *keys,
 	EVP_Digest(body, len, md5, &ml, EVP_md5(), NULL);
 	bk_b64_encode(md5b, md5, 16, 1);
 	h[0].name = "content-md5", h[0].value = md5b;
-	memset(&d, 0, sizeof(d));
-	d.fn = failed;
-	d.arg = arg;
 	if (bk_s3_call(s, "POST", bucket, NULL, qp, 1, h, 1, body, len, 0, &r,
 	    err) == 0) {
-		if (r.body != NULL && bk_xml_parse(r.body, r.len, del_elem, &d,
-		    err) < 0)
+		if (r.body == NULL)
+			rc = 0;
+		else if ((rc = bk_s3_delete_result(r.body, r.len, failed, arg,
+		    err)) < 0)
 			bk_err_prefix(err, "DeleteObjects s3://%s", bucket);
-		else
-			rc = d.nfail;
 	}
 	bk_s3_resp_free(&r);
 	free(body);

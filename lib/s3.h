@@ -232,6 +232,28 @@ int	bk_s3_delete(struct bk_s3 *s, const char *bucket,
 int	bk_s3_abort(struct bk_s3 *s, const char *bucket, const char *key,
 	    const char *upload_id, struct bk_err *err);
 
+/*
+ * The parsers of those answers, one page at a time (the calls above use
+ * them; tests and fuzzing call them directly).  A list page calls fn for
+ * each object as bk_s3_list() does, chain carrying the companions from
+ * page to page; an uploads page calls fn for each upload.  Both fill pg
+ * and return 0, or -1 with err for a malformed page or fn's -1.
+ * bk_s3_delete_result() returns what bk_s3_delete() does.
+ */
+#define BK_S3_MARKER	1100	/* room for a continuation token or marker */
+struct bk_s3_page {
+	int	 truncated;		/* IsTruncated: more to come */
+	char	 next[BK_S3_MARKER];	/* NextContinuationToken, NextKeyMarker */
+	char	 next_id[BK_S3_MARKER];	/* NextUploadIdMarker */
+};
+int	bk_s3_list_page(const char *body, size_t len, int flags,
+	    struct bk_s3_chain *chain, bk_s3_list_fn fn, void *arg,
+	    struct bk_s3_page *pg, struct bk_err *err);
+int	bk_s3_uploads_page(const char *body, size_t len, bk_s3_uploads_fn fn,
+	    void *arg, struct bk_s3_page *pg, struct bk_err *err);
+int	bk_s3_delete_result(const char *body, size_t len,
+	    bk_s3_delete_fn failed, void *arg, struct bk_err *err);
+
 /* Parse an ISO 8601 time as S3 writes it ("2026-11-21T02:00:13.000Z"). */
 int	bk_s3_parse_time(const char *s, time_t *t);
 

@@ -1,5 +1,6 @@
 /* s3.c - unit tests for lib/s3 and lib/s3put: locations, error documents,
- * backoff, times, the part size schedule. */
+ * listing, uploads and delete answers, backoff, times, the part size
+ * schedule. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +27,152 @@ loc(const char *url, int want, const char *bucket, const char *key)
 		bk_s3_loc_free(&l);
 }
 
+/* What a listing callback saw: "key size mtime;" for each object. */
+struct seen {
+	char	buf[512];
+	int	stop_at;	/* return -1 at this object (1-based), or 0 */
+	int	n;
+};
+
+static int
+on_obj(void *arg, const struct bk_s3_obj *o, struct bk_err *err)
+{
+	struct seen *s = arg;
+	size_t k = strlen(s->buf);
+
+	snprintf(s->buf + k, sizeof(s->buf) - k, "%s %llu %lld;", o->key,
+	    (unsigned long long)o->size, (long long)o->mtime);
+	if (++s->n == s->stop_at)
+		return bk_err_set(err, BK_EXIT_RUNTIME, "stop");
+	return 0;
+}
+
+static int
+on_upload(void *arg, const struct bk_s3_upload *u, struct bk_err *err)
+{
+	struct seen *s = arg;
+	size_t k = strlen(s->buf);
+
+	(void)err;
+	snprintf(s->buf + k, sizeof(s->buf) - k, "%s %s %lld;", u->key,
+	    u->upload_id, (long long)u->initiated);
+	return 0;
+}
+
+static void
+on_refused(void *arg, const char *key, const char *code, const char *msg)
+{
+	struct seen *s = arg;
+	size_t k = strlen(s->buf);
+
+	snprintf(s->buf + k, sizeof(s->buf) - k, "%s %s %s;", key, code, msg);
+}
+
+#define DOC(s)	s, strlen(s)
+#define ENTRY(k, size) "<Contents><Key>" k "</Key><LastModified>" \
+	"2026-11-21T02:00:13.000Z</LastModified><ETag>&quot;x&quot;</ETag>" \
+	"<Size>" size "</Size></Contents>"
+
+/* Parse page (a ListBucketResult body) alone; 0 or -1, what fn saw. */
+static int
+list1(const char *body, int flags, struct seen *s, struct bk_s3_page *pg,
+    struct bk_err *e)
+{
+	struct bk_s3_chain c;
+	int rc;
+
+	memset(&c, 0, sizeof(c));
+	memset(s, 0, sizeof(*s));
+	rc = bk_s3_list_page(body, strlen(body), flags, &c, on_obj, s, pg, e);
+	bk_s3_chain_free(&c);
+	return rc;
+}
+
+static void
+answers(void)
+{
+	static char longkey[1200];
+	char body[1600];
+	struct bk_s3_chain c;
+	struct bk_s3_page pg;
+	struct seen s;
+	struct bk_err e;
+	const char *p1 = "<?xml version=\"1.0\"?><ListBucketResult><Name>b"
+	    "</Name><Prefix>db/</Prefix>" ENTRY("db/a.dump", "10")
+	    ENTRY("db/b.dump", "20") "<IsTruncated>true</IsTruncated>"
+	    "<NextContinuationToken>tok/1=</NextContinuationToken>"
+	    "</ListBucketResult>";
+	const char *p2 = "<ListBucketResult>" ENTRY("db/b.dump.sha256", "99")
+	    ENTRY("db/c.dump", "30") "<IsTruncated>false</IsTruncated>"
+	    "</ListBucketResult>";
+
+	/* Two pages; the record of b, on the second, is left out. */
+	memset(&c, 0, sizeof(c));
+	memset(&s, 0, sizeof(s));
+	ok(bk_s3_list_page(p1, strlen(p1), 0, &c, on_obj, &s, &pg, &e) == 0 &&
+	    pg.truncated && strcmp(pg.next, "tok/1=") == 0 &&
+	    strcmp(s.buf, "db/a.dump 10 1795226413;db/b.dump 20 "
+	    "1795226413;") == 0, "a list page: objects, truncated, token "
+	    "(%s)", s.buf);
+	ok(bk_s3_list_page(p2, strlen(p2), 0, &c, on_obj, &s, &pg, &e) == 0 &&
+	    !pg.truncated && pg.next[0] == '\0' &&
+	    strstr(s.buf, "sha256") == NULL &&
+	    strstr(s.buf, "db/c.dump 30") != NULL,
+	    "the next page: a companion record of the page before left out");
+	bk_s3_chain_free(&c);
+	ok(list1(p2, BK_S3_LIST_RECORDS, &s, &pg, &e) == 0 && s.n == 2,
+	    "records listed on request");
+
+	ok(list1("<ListBucketResult>" ENTRY("db/a", "-1") "</ListBucketResult>",
+	    0, &s, &pg, &e) < 0 && s.n == 0 && strstr(e.msg, "malformed"),
+	    "a negative size is a malformed entry: %s", e.msg);
+	ok(list1("<ListBucketResult>" ENTRY("db/a", "1x") "</ListBucketResult>",
+	    0, &s, &pg, &e) < 0 && s.n == 0, "a size that is not a number");
+	ok(list1("<ListBucketResult><Contents><Size>1</Size><LastModified>"
+	    "2026-11-21T02:00:13Z</LastModified></Contents></ListBucketResult>",
+	    0, &s, &pg, &e) < 0 && s.n == 0, "an entry without a key");
+	ok(list1("<ListBucketResult><Contents><Key>k</Key><Size>1</Size>"
+	    "<LastModified>yesterday</LastModified></Contents>"
+	    "</ListBucketResult>", 0, &s, &pg, &e) < 0 && s.n == 0,
+	    "an entry with a bad time");
+	memset(longkey, 'k', sizeof(longkey) - 1);
+	snprintf(body, sizeof(body), "<ListBucketResult><Contents><Key>%s"
+	    "</Key></Contents></ListBucketResult>", longkey);
+	ok(list1(body, 0, &s, &pg, &e) < 0 && strstr(e.msg, "too long"),
+	    "a key longer than S3 allows: %s", e.msg);
+	ok(list1("<ListBucketResult>" ENTRY("x", "1") "<Contents>",
+	    0, &s, &pg, &e) < 0, "a page cut short is an error");
+	memset(&c, 0, sizeof(c));
+	memset(&s, 0, sizeof(s));
+	s.stop_at = 1;
+	ok(bk_s3_list_page(p1, strlen(p1), 0, &c, on_obj, &s, &pg, &e) < 0 &&
+	    s.n == 1 && strcmp(e.msg, "stop") == 0, "the callback stops it");
+	bk_s3_chain_free(&c);
+
+	memset(&s, 0, sizeof(s));
+	ok(bk_s3_uploads_page(DOC("<ListMultipartUploadsResult><Bucket>b</Bucket>"
+	    "<NextKeyMarker>db/b</NextKeyMarker><NextUploadIdMarker>u2"
+	    "</NextUploadIdMarker><IsTruncated>true</IsTruncated><Upload><Key>"
+	    "db/a</Key><UploadId>u1</UploadId><Initiated>2026-11-21T02:00:13"
+	    ".000Z</Initiated></Upload><Upload><Key>db/b</Key><UploadId>u2"
+	    "</UploadId></Upload></ListMultipartUploadsResult>"), on_upload,
+	    &s, &pg, &e) == 0 && pg.truncated &&
+	    strcmp(pg.next, "db/b") == 0 && strcmp(pg.next_id, "u2") == 0 &&
+	    strcmp(s.buf, "db/a u1 1795226413;db/b u2 0;") == 0,
+	    "an uploads page: uploads and markers (%s)", s.buf);
+
+	memset(&s, 0, sizeof(s));
+	ok(bk_s3_delete_result(DOC("<DeleteResult><Deleted><Key>a</Key></Deleted>"
+	    "<Error><Key>b</Key><Code>NoSuchKey</Code><Message>gone</Message>"
+	    "</Error><Error><Key>c&amp;d</Key><Code>AccessDenied</Code>"
+	    "<Message>no</Message></Error></DeleteResult>"), on_refused,
+	    &s, &e) == 1 && strcmp(s.buf, "c&d AccessDenied no;") == 0,
+	    "a delete answer: refusals counted, NoSuchKey is deleted (%s)",
+	    s.buf);
+	ok(bk_s3_delete_result(DOC("<DeleteResult><Error>"), NULL, NULL, &e) < 0,
+	    "a delete answer cut short is an error");
+}
+
 int
 main(void)
 {
@@ -39,7 +186,8 @@ main(void)
 	    "<Message>Please reduce your request rate.</Message><Resource>/b"
 	    "</Resource><RequestId>4442587FB7D0A2F9</RequestId></Error>";
 
-	plan(28);
+	plan(41);
+	answers();
 	loc("s3://bucket/a/b.dump", 0, "bucket", "a/b.dump");
 	loc("s3://bucket", 0, "bucket", "");
 	loc("s3://bucket/", 0, "bucket", "");
