@@ -22,15 +22,15 @@ static const char usage[] =
     "--retain-until when]\n"
     "                [--meta key=value]... [--no-clobber[=check]] "
     "[--part-size size]\n"
-    "                [--sse alg [--sse-kms-key-id id]] "
-    "[--storage-class class]\n"
+    "                [--skip-same key] [--sse alg [--sse-kms-key-id id]]\n"
+    "                [--storage-class class]\n"
     "                [S3 options] location";
 
 #define META_MAX	16
 
 enum {
 	OPT_CTYPE = 0x100, OPT_EXPECT, OPT_LOCK, OPT_META, OPT_NOCLOB,
-	OPT_PART, OPT_RETAIN, OPT_SSE, OPT_KMS, OPT_CLASS
+	OPT_PART, OPT_RETAIN, OPT_SAME, OPT_SSE, OPT_KMS, OPT_CLASS
 };
 
 struct args {
@@ -39,6 +39,7 @@ struct args {
 	enum bk_progress_mode	 pmode;
 	const char		*loc;
 	const char		*ctype, *lock, *retain, *sse, *kms, *class;
+	const char		*same;
 	const char		*meta[META_MAX];
 	unsigned		 nmeta;
 	struct bk_sigv4_header	 h[META_MAX + 8];
@@ -69,6 +70,10 @@ help(void)
 	    "  -q, --quiet            no warnings\n"
 	    "      --retain-until T   lock until a date (2027-01-31) or for a "
 	    "duration (30d)\n"
+	    "      --skip-same KEY    with --no-clobber: an object there whose "
+	    "--meta KEY\n"
+	    "                         is ours is the same: store nothing, "
+	    "exit 0\n"
 	    "      --sse ALG          server-side encryption: AES256 or "
 	    "aws:kms\n"
 	    "      --sse-kms-key-id ID the KMS key for --sse aws:kms\n"
@@ -171,7 +176,18 @@ headers(struct args *a, struct bk_err *err)
 		snprintf(a->mname[i], sizeof(a->mname[i]), "x-amz-meta-%.*s",
 		    (int)kl, k);
 		a->h[n].name = a->mname[i], a->h[n++].value = eq + 1;
+		if (a->same != NULL && strlen(a->same) == kl &&
+		    strncmp(a->same, k, kl) == 0) {
+			a->put.same_meta = a->same;
+			a->put.same_value = eq + 1;
+		}
 	}
+	if (a->same != NULL && a->put.clobber == BK_S3PUT_CLOBBER)
+		return bk_err_set(err, BK_EXIT_USAGE, "--skip-same needs "
+		    "--no-clobber");
+	if (a->same != NULL && a->put.same_meta == NULL)
+		return bk_err_set(err, BK_EXIT_USAGE, "--skip-same %s: no "
+		    "--meta %s=... to compare", a->same, a->same);
 	a->put.headers = a->h;
 	a->put.nheaders = n;
 	return 0;
@@ -192,6 +208,7 @@ parse(int argc, char **argv, struct args *a, struct bk_err *err)
 		{ "progress",		optional_argument, NULL, 'P' },
 		{ "quiet",		no_argument,	   NULL, 'q' },
 		{ "retain-until",	required_argument, NULL, OPT_RETAIN },
+		{ "skip-same",		required_argument, NULL, OPT_SAME },
 		{ "sse",		required_argument, NULL, OPT_SSE },
 		{ "sse-kms-key-id",	required_argument, NULL, OPT_KMS },
 		{ "storage-class",	required_argument, NULL, OPT_CLASS },
@@ -266,6 +283,9 @@ parse(int argc, char **argv, struct args *a, struct bk_err *err)
 		case OPT_RETAIN:
 			a->retain = optarg;
 			break;
+		case OPT_SAME:
+			a->same = optarg;
+			break;
 		case OPT_SSE:
 			a->sse = optarg;
 			break;
@@ -337,8 +357,8 @@ main(int argc, char **argv)
 		/* What only S3 can do must not be dropped silently. */
 		if (a.class || a.sse || a.lock || a.nmeta || a.ctype) {
 			bk_err_set(&err, BK_EXIT_USAGE, "%s: --storage-class, "
-			    "--sse, --lock-mode, --meta and --content-type are "
-			    "for s3:// locations", url);
+			    "--sse, --lock-mode, --meta, --skip-same and "
+			    "--content-type are for s3:// locations", url);
 			goto done;
 		}
 		if (bk_fs_path(url, &path, &err) < 0)
@@ -350,7 +370,11 @@ main(int argc, char **argv)
 			    "attributes: size and SHA-256 not recorded", path);
 	}
 	bk_progress_end(&prog);
-	if (rc == 0) {
+	if (rc == 0 && res.skipped) {
+		run.bytes_in = res.size;
+		bk_info("%s: there already, with the same %s: nothing stored",
+		    url, a.same);
+	} else if (rc == 0) {
 		run.bytes_in = res.size;
 		run.sha256 = res.sha256;
 		printf("%s %llu %s\n", res.sha256, (unsigned long long)res.size,

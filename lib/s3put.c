@@ -255,6 +255,68 @@ exists_err(const char *bucket, const char *key, struct bk_err *err)
 	    "(--no-clobber)", bucket, key);
 }
 
+/*
+ * Under no-clobber, before anything is read: 0 if bucket/key is free; 2
+ * if it holds the same content by o->same_meta; else -1 with err (exit 1
+ * when it is taken).
+ */
+static int
+taken(struct bk_s3 *s, const char *bucket, const char *key,
+    const struct bk_s3put_opts *o, struct bk_err *err)
+{
+	struct bk_s3_resp r;
+	const char *v;
+	int rc;
+
+	if (bk_s3_head(s, bucket, key, &r, err) < 0) {
+		bk_s3_resp_free(&r);
+		return -1;
+	}
+	if (r.status == 404)
+		rc = 0;
+	else if (o->same_meta == NULL)
+		rc = exists_err(bucket, key, err);
+	else if ((v = bk_s3_meta_get(&r, o->same_meta)) != NULL &&
+	    strcmp(v, o->same_value) == 0)
+		rc = 2;
+	else
+		rc = bk_err_set(err, BK_EXIT_CHECK, "s3://%s/%s: exists, "
+		    "%s (--no-clobber)", bucket, key, v == NULL ?
+		    "without the metadata to compare" : "with other content");
+	bk_s3_resp_free(&r);
+	return rc;
+}
+
+/*
+ * The same object is there: read the input to its end, so that the
+ * stages before end as they would, and fail if one of them did.
+ */
+static int
+skip(int fd, const char *bucket, const char *key, bk_s3put_eof_fn eof,
+    void *eofarg, bk_s3put_progress_fn progress, void *parg,
+    struct bk_s3put_result *res, struct bk_err *err)
+{
+	static unsigned char buf[64 * 1024];
+	ssize_t n;
+
+	while ((n = bk_io_read_stop(fd, buf, sizeof(buf), &bk_s3_cancel, NULL,
+	    NULL, "reading stdin", err)) > 0) {
+		res->size += (uint64_t)n;
+		if (progress != NULL)
+			progress(parg, (uint64_t)n);
+	}
+	if (n < 0)
+		return -1;
+	res->seal = BK_SEAL_NONE;
+	if (eof != NULL && eof(eofarg, &res->seal, err) < 0)
+		return -1;
+	if (res->seal == BK_SEAL_FAILED)
+		return bk_err_set(err, BK_EXIT_UPSTREAM, "upstream failed: "
+		    "nothing stored at s3://%s/%s", bucket, key);
+	res->skipped = 1;
+	return 0;
+}
+
 static void
 abort_upload(struct bk_s3 *s, struct up *u)
 {
@@ -690,13 +752,15 @@ bk_s3put(struct bk_aws *a, const char *bucket, const char *key, int fd,
 	}
 	/* Fail early, before reading anything, if the key is taken. */
 	if (o->clobber != BK_S3PUT_CLOBBER) {
-		int ex = exists(&s, bucket, key, err);
+		int ex = taken(&s, bucket, key, o, err);
 
-		if (ex != 0) {
-			if (ex > 0)
-				exists_err(bucket, key, err);
+		if (ex == 2) {
+			rc = skip(fd, bucket, key, eof, eofarg, progress, parg,
+			    res, err);
 			goto out;
 		}
+		if (ex != 0)
+			goto out;
 	}
 
 	for (num = 1;; num++) {

@@ -48,6 +48,11 @@ struct bk_s3put_opts {
 	size_t				 nheaders;
 	enum bk_s3put_clobber		 clobber;
 	int				 content_md5;	/* object lock needs it */
+	/* Under no-clobber: an object already there whose user metadata
+	 * same_meta has the value same_value is the same content: store
+	 * nothing, succeed (res->skipped). */
+	const char			*same_meta;	/* e.g. "wal-sha256" */
+	const char			*same_value;
 };
 
 struct bk_s3put_result {
@@ -56,6 +61,7 @@ struct bk_s3put_result {
 	enum bk_seal_state	 seal;
 	unsigned		 parts;		/* 0: a single PUT */
 	uint64_t		 part_size;	/* the largest used */
+	int			 skipped;	/* the same object was there */
 };
 
 /* Called at a clean end of input: how the upstream ended. */
@@ -73,7 +79,9 @@ uint64_t	bk_s3put_part_size(const struct bk_s3put_opts *o, unsigned n);
 
 /*
  * Read fd to end of file and store it at bucket/key.  Returns 0 with res
- * filled once the object is committed; -1 with err otherwise (then no
+ * filled once the object is committed (or, with o->same_meta, found there
+ * already: res->skipped, the input read to its end and the upstream's
+ * success checked all the same); -1 with err otherwise (then no
  * object was committed by this call, and its multipart upload, if any,
  * was aborted): BK_EXIT_UPSTREAM when the upstream failed, BK_EXIT_CHECK
  * when the object exists under no-clobber, BK_EXIT_RUNTIME for I/O and

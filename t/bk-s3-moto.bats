@@ -80,6 +80,50 @@ head_q() {
 	[ "$left" = None ] || [ -z "$left" ] || fail "uploads left: $left"
 }
 
+@test "--skip-same: the same content by metadata is stored already (exit 0, untouched); other content is refused" {
+	local etag
+	echo one > "$T/one"
+	echo two > "$T/two"
+	run bk-s3put --no-clobber --meta sum=1 --skip-same sum "s3://$B/s" < "$T/one"
+	expect_status 0
+	etag=$(head_q s ETag)
+	run bk-s3put -v --no-clobber --meta sum=1 --skip-same sum "s3://$B/s" < "$T/two"
+	expect_status 0
+	[[ $output == *"there already, with the same sum: nothing stored"* ]] ||
+	    fail "$output"
+	expect_eq "$(head_q s ETag)" "$etag" "the object is untouched"
+	expect_eq "$(bk-s3get "s3://$B/s")" one "the first one stays"
+	run bk-s3put --no-clobber --meta sum=2 --skip-same sum "s3://$B/s" < "$T/two"
+	expect_status 1
+	[[ $output == *"exists, with other content (--no-clobber)"* ]] || fail "$output"
+	run bk-s3put --no-clobber --meta other=1 --skip-same other "s3://$B/s" < "$T/two"
+	expect_status 1
+	[[ $output == *"without the metadata to compare"* ]] || fail "$output"
+	# A failed stage before it fails it, same content or not.
+	run sh -c 'bk-gz -d < "$1" | bk-s3put --no-clobber --meta sum=1 --skip-same sum "s3://$2/s"' sh "$T/one" "$B"
+	expect_status 4
+	expect_eq "$(bk-s3get "s3://$B/s")" one "still the first one"
+	# Multipart: the metadata is the upload's, taken at its start.
+	mkdata_random "$T/big" $((7 * MiB))
+	run bk-s3put --no-clobber --meta sum=b --skip-same sum "s3://$B/sbig" < "$T/big"
+	expect_status 0
+	run bk-s3put --no-clobber --meta sum=b --skip-same sum "s3://$B/sbig" < "$T/big"
+	expect_status 0
+	[ -z "$output" ] || fail "a line on stdout for nothing stored: $output"
+	run bk-s3put --no-clobber --meta sum=c --skip-same sum "s3://$B/sbig" < "$T/one"
+	expect_status 1
+	bk-s3get "s3://$B/sbig" > "$T/out"
+	expect_same "$T/out" "$T/big" "the multipart object stays"
+	# What makes no sense is a usage error.
+	run bk-s3put --meta sum=1 --skip-same sum "s3://$B/u" < "$T/one"
+	expect_status 2
+	run bk-s3put --no-clobber --skip-same sum "s3://$B/u" < "$T/one"
+	expect_status 2
+	run bk-s3put --no-clobber --meta sum=1 --skip-same sum "$T/file" < "$T/one"
+	expect_status 2
+	[ ! -e "$T/file" ] || fail "a file was written"
+}
+
 @test "storage class, SSE, object lock, metadata and content type reach the object" {
 	echo data > "$T/in"
 	run bk-s3put --storage-class STANDARD_IA --sse AES256 \
