@@ -183,15 +183,32 @@ unpack() {
 	rm -rf "$dir"
 }
 
-@test "bk-wal-archive: an archived name is never replaced (exit 1, object kept)" {
-	local seg before
+@test "bk-wal-archive: an archived name is never replaced (exit 1, object kept); the same file again is archived (exit 0)" {
+	local seg before name=000000090000000000000001
 	seg=$(bk-s3ls s3://pitr/wal/ | awk '{ print $3 }' | grep -E '/[0-9A-F]{24}$' | head -n 1)
 	[ -n "$seg" ] || fail "nothing archived yet"
 	before=$(bk-s3ls "$seg")
 	head -c 1000 /dev/urandom > "$T/seg"
 	run "$W/bin/bk-wal-archive" -c "$W/wal.conf" "$T/seg" "${seg##*/}"
 	[ "$status" -eq 1 ] || fail "exit $status, want 1: $output"
+	[[ $output == *"exists, with other content"* ]] || fail "$output"
 	expect_eq "$(bk-s3ls "$seg")" "$before" "the stored segment"
+
+	# After a crash PostgreSQL may offer a file it archived again.
+	head -c 300000 /dev/urandom > "$T/seg2"
+	run "$W/bin/bk-wal-archive" -c "$W/wal.conf" "$T/seg2" "$name"
+	[ "$status" -eq 0 ] || fail "exit $status: $output"
+	before=$(bk-s3ls "s3://pitr/wal/$name")
+	sleep 1.1	# a new object would have a new time
+	run "$W/bin/bk-wal-archive" -c "$W/wal.conf" "$T/seg2" "$name"
+	[ "$status" -eq 0 ] || fail "the same file again: exit $status: $output"
+	expect_eq "$(bk-s3ls "s3://pitr/wal/$name")" "$before" "the object, untouched"
+	{ cat "$T/seg2"; printf x; } > "$T/seg3"
+	run "$W/bin/bk-wal-archive" -c "$W/wal.conf" "$T/seg3" "$name"
+	[ "$status" -eq 1 ] || fail "another file under the name: exit $status: $output"
+	bk-s3get "s3://pitr/wal/$name" | bk-crypt -d -i "$W/keys/identity.txt" |
+	    bk-gz -d > "$T/back"
+	expect_same "$T/back" "$T/seg2" "the stored file"
 }
 
 @test "bk-wal-archive: a failing stage stores nothing; a bad config is exit 2" {
