@@ -44,6 +44,8 @@ struct args {
 	unsigned		 nmeta;
 	struct bk_sigv4_header	 h[META_MAX + 8];
 	char			 mname[META_MAX][80];
+	char			 mkey[META_MAX][72];
+	const char		*mkeys[META_MAX], *mvals[META_MAX];
 	char			 until[32];
 };
 
@@ -176,6 +178,9 @@ headers(struct args *a, struct bk_err *err)
 		snprintf(a->mname[i], sizeof(a->mname[i]), "x-amz-meta-%.*s",
 		    (int)kl, k);
 		a->h[n].name = a->mname[i], a->h[n++].value = eq + 1;
+		snprintf(a->mkey[i], sizeof(a->mkey[i]), "%.*s", (int)kl, k);
+		a->mkeys[i] = a->mkey[i];
+		a->mvals[i] = eq + 1;
 		if (a->same != NULL && strlen(a->same) == kl &&
 		    strncmp(a->same, k, kl) == 0) {
 			a->put.same_meta = a->same;
@@ -190,6 +195,9 @@ headers(struct args *a, struct bk_err *err)
 		    "--meta %s=... to compare", a->same, a->same);
 	a->put.headers = a->h;
 	a->put.nheaders = n;
+	a->put.meta_keys = a->mkeys;
+	a->put.meta_values = a->mvals;
+	a->put.nmeta = a->nmeta;
 	return 0;
 }
 
@@ -355,17 +363,17 @@ main(int argc, char **argv)
 		    &run, on_bytes, &prog, &res, &err);
 	} else {
 		/* What only S3 can do must not be dropped silently. */
-		if (a.class || a.sse || a.lock || a.nmeta || a.ctype) {
+		if (a.class || a.sse || a.lock || a.ctype) {
 			bk_err_set(&err, BK_EXIT_USAGE, "%s: --storage-class, "
-			    "--sse, --lock-mode, --meta, --skip-same and "
-			    "--content-type are for s3:// locations", url);
+			    "--sse, --lock-mode and --content-type are for "
+			    "s3:// locations", url);
 			goto done;
 		}
 		if (bk_fs_path(url, &path, &err) < 0)
 			goto done;
-		rc = bk_fs_put(path, 0, a.put.clobber, bk_run_at_eof, &run,
+		rc = bk_fs_put_opts(path, 0, &a.put, bk_run_at_eof, &run,
 		    on_bytes, &prog, &res, &meta, &err);
-		if (rc == 0 && !meta)
+		if (rc == 0 && !meta && !res.skipped)
 			bk_warn("%s: the filesystem keeps no extended "
 			    "attributes: size and SHA-256 not recorded", path);
 	}

@@ -50,6 +50,9 @@ hexval(int c)
 }
 
 /* ENOTSUP and EOPNOTSUPP are one value on Linux, not everywhere. */
+#define NAMEMAX		96	/* user.meta. and a --meta key */
+#define VALUEMAX	2049	/* a --meta value (S3 allows 2 KiB) */
+
 static int
 unsupported(int e)
 {
@@ -385,39 +388,83 @@ write_chunk(int fd, const char *buf, size_t n, const char *path,
 }
 
 /*
- * Record size, SHA-256 and seal on the temporary file.  *recorded is 0
- * when the filesystem has no user extended attributes (not an error).
+ * Record size, SHA-256 and seal on the temporary file, and o's user
+ * metadata.  *recorded is 0 when the filesystem has no user extended
+ * attributes: not an error, unless there is user metadata to record.
  */
 static int
-record(int fd, const struct bk_s3put_result *res, int *recorded,
-    const char *path, struct bk_err *err)
+record(int fd, const struct bk_s3put_opts *o,
+    const struct bk_s3put_result *res, int *recorded, const char *path,
+    struct bk_err *err)
 {
-	char size[24];
-	const char *name[3] = { BK_FS_XATTR_SIZE, BK_FS_XATTR_SHA256,
+	char size[24], name[NAMEMAX];
+	const char *own[3] = { BK_FS_XATTR_SIZE, BK_FS_XATTR_SHA256,
 	    BK_FS_XATTR_SEAL };
-	const char *value[3];
-	int i;
+	const char *value;
+	size_t i, n = 3 + o->nmeta;
 
 	*recorded = 0;
 	snprintf(size, sizeof(size), "%llu", (unsigned long long)res->size);
-	value[0] = size;
-	value[1] = res->sha256;
-	value[2] = res->seal == BK_SEAL_OK ? "ok" : res->seal ==
-	    BK_SEAL_NONE ? "none" : "unsealed";
-	for (i = 0; i < 3; i++) {
-		if (fsetxattr(fd, name[i], value[i], strlen(value[i]), 0) ==
-		    0)
+	for (i = 0; i < n; i++) {
+		if (i < 3) {
+			snprintf(name, sizeof(name), "%s", own[i]);
+			value = i == 0 ? size : i == 1 ? res->sha256 :
+			    res->seal == BK_SEAL_OK ? "ok" :
+			    res->seal == BK_SEAL_NONE ? "none" : "unsealed";
+		} else {
+			snprintf(name, sizeof(name), "%s%s", BK_FS_XATTR_META,
+			    o->meta_keys[i - 3]);
+			value = o->meta_values[i - 3];
+		}
+		if (fsetxattr(fd, name, value, strlen(value), 0) == 0)
 			continue;
-		if (!unsupported(errno))
+		if (!unsupported(errno) || o->nmeta > 0)
 			return bk_err_sys(err, BK_EXIT_RUNTIME, errno, "%s: "
-			    "recording %s", path, name[i]);
+			    "recording %s", path, name);
 		/* Unsupported: record none rather than some. */
 		while (i-- > 0)
-			(void)fremovexattr(fd, name[i]);
+			(void)fremovexattr(fd, own[i]);
 		return 0;
 	}
 	*recorded = 1;
 	return 0;
+}
+
+/*
+ * Under no-clobber, before anything is read: 0 if the name base (in dfd)
+ * is free; 2 if it holds the same content by o->same_meta; else -1 with
+ * err (BK_EXIT_CHECK when it is taken).
+ */
+static int
+taken(int dfd, const char *base, const char *path,
+    const struct bk_s3put_opts *o, struct bk_err *err)
+{
+	char name[NAMEMAX], v[VALUEMAX];
+	struct stat st;
+	ssize_t n;
+	int fd;
+
+	if (fstatat(dfd, base, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+		if (errno == ENOENT)
+			return 0;
+		return bk_err_sys(err, BK_EXIT_RUNTIME, errno, "%s", path);
+	}
+	if (o->same_meta == NULL || !S_ISREG(st.st_mode))
+		return exists_err(path, err);
+	snprintf(name, sizeof(name), "%s%s", BK_FS_XATTR_META, o->same_meta);
+	if ((fd = openat(dfd, base, O_RDONLY | O_CLOEXEC | O_NOFOLLOW |
+	    O_NONBLOCK)) < 0)
+		return bk_err_sys(err, BK_EXIT_RUNTIME, errno, "%s", path);
+	n = fgetxattr(fd, name, v, sizeof(v) - 1);
+	close(fd);
+	if (n >= 0) {
+		v[n] = '\0';
+		if (strcmp(v, o->same_value) == 0)
+			return 2;
+	}
+	return bk_err_set(err, BK_EXIT_CHECK, "%s: exists, %s (--no-clobber)",
+	    path, n < 0 ? "without the metadata to compare" :
+	    "with other content");
 }
 
 /*
@@ -477,11 +524,25 @@ bk_fs_put(const char *path, int fd, enum bk_s3put_clobber clobber,
     void *parg, struct bk_s3put_result *res, int *meta_recorded,
     struct bk_err *err)
 {
+	struct bk_s3put_opts o;
+
+	memset(&o, 0, sizeof(o));
+	o.clobber = clobber;
+	return bk_fs_put_opts(path, fd, &o, eof, eofarg, progress, parg, res,
+	    meta_recorded, err);
+}
+
+int
+bk_fs_put_opts(const char *path, int fd, const struct bk_s3put_opts *o,
+    bk_s3put_eof_fn eof, void *eofarg, bk_s3put_progress_fn progress,
+    void *parg, struct bk_s3put_result *res, int *meta_recorded,
+    struct bk_err *err)
+{
+	enum bk_s3put_clobber clobber = o->clobber;
 	char tmp[NAME_MAX + 1], *dir = NULL, *buf = NULL;
 	const char *base;
 	EVP_MD_CTX *md = NULL;
 	unsigned char dig[32];
-	struct stat st;
 	ssize_t n;
 	int dfd = -1, tfd = -1, have_tmp = 0, recorded = 0, rc = -1, i, e;
 
@@ -493,15 +554,12 @@ bk_fs_put(const char *path, int fd, enum bk_s3put_clobber clobber,
 	if ((dfd = open_dir(dir, err)) < 0)
 		goto out;
 	/* Fail early, before reading anything, if the name is taken. */
-	if (clobber != BK_S3PUT_CLOBBER) {
-		if (fstatat(dfd, base, &st, AT_SYMLINK_NOFOLLOW) == 0) {
-			exists_err(path, err);
-			goto out;
-		}
-		if (errno != ENOENT) {
-			bk_err_sys(err, BK_EXIT_RUNTIME, errno, "%s", path);
-			goto out;
-		}
+	if (clobber != BK_S3PUT_CLOBBER &&
+	    (i = taken(dfd, base, path, o, err)) != 0) {
+		if (i == 2)
+			rc = bk_s3put_skip(fd, path, eof, eofarg, progress,
+			    parg, res, err);
+		goto out;
 	}
 	if ((buf = malloc(BK_FS_CHUNK)) == NULL ||
 	    (md = EVP_MD_CTX_new()) == NULL ||
@@ -542,7 +600,7 @@ bk_fs_put(const char *path, int fd, enum bk_s3put_clobber clobber,
 		goto out;
 	}
 
-	if (record(tfd, res, &recorded, path, err) < 0)
+	if (record(tfd, o, res, &recorded, path, err) < 0)
 		goto out;
 	if (fsync(tfd) < 0) {
 		bk_err_sys(err, BK_EXIT_RUNTIME, errno, "fsync %s", path);

@@ -109,6 +109,21 @@ int	bk_fs_put(const char *path, int fd, enum bk_s3put_clobber clobber,
 	    void *parg, struct bk_s3put_result *res, int *meta_recorded,
 	    struct bk_err *err);
 
+/*
+ * bk_fs_put() with the clobber, user metadata and same-content options of
+ * o (its headers aside): each o->meta_keys[i] is recorded as the extended
+ * attribute user.meta.KEY, and a filesystem without them is then an error
+ * (BK_EXIT_RUNTIME), not a warning.  Under no-clobber with o->same_meta,
+ * an existing file whose user.meta.SAME is o->same_value is the same
+ * content: the input is read to its end (bk_s3put_skip()) and 0 returned
+ * with res->skipped; another value, or none, fails with BK_EXIT_CHECK.
+ */
+#define BK_FS_XATTR_META	"user.meta."
+int	bk_fs_put_opts(const char *path, int fd, const struct bk_s3put_opts *o,
+	    bk_s3put_eof_fn eof, void *eofarg, bk_s3put_progress_fn progress,
+	    void *parg, struct bk_s3put_result *res, int *meta_recorded,
+	    struct bk_err *err);
+
 /* What a stored file is and what bk_fs_put() recorded about it. */
 struct bk_fs_meta {
 	uint64_t	size;		/* st_size */

@@ -287,14 +287,10 @@ taken(struct bk_s3 *s, const char *bucket, const char *key,
 	return rc;
 }
 
-/*
- * The same object is there: read the input to its end, so that the
- * stages before end as they would, and fail if one of them did.
- */
-static int
-skip(int fd, const char *bucket, const char *key, bk_s3put_eof_fn eof,
-    void *eofarg, bk_s3put_progress_fn progress, void *parg,
-    struct bk_s3put_result *res, struct bk_err *err)
+int
+bk_s3put_skip(int fd, const char *where, bk_s3put_eof_fn eof, void *eofarg,
+    bk_s3put_progress_fn progress, void *parg, struct bk_s3put_result *res,
+    struct bk_err *err)
 {
 	static unsigned char buf[64 * 1024];
 	ssize_t n;
@@ -312,7 +308,7 @@ skip(int fd, const char *bucket, const char *key, bk_s3put_eof_fn eof,
 		return -1;
 	if (res->seal == BK_SEAL_FAILED)
 		return bk_err_set(err, BK_EXIT_UPSTREAM, "upstream failed: "
-		    "nothing stored at s3://%s/%s", bucket, key);
+		    "nothing stored at %s", where);
 	res->skipped = 1;
 	return 0;
 }
@@ -755,8 +751,12 @@ bk_s3put(struct bk_aws *a, const char *bucket, const char *key, int fd,
 		int ex = taken(&s, bucket, key, o, err);
 
 		if (ex == 2) {
-			rc = skip(fd, bucket, key, eof, eofarg, progress, parg,
-			    res, err);
+			char where[1200];
+
+			snprintf(where, sizeof(where), "s3://%s/%s", bucket,
+			    key);
+			rc = bk_s3put_skip(fd, where, eof, eofarg, progress,
+			    parg, res, err);
 			goto out;
 		}
 		if (ex != 0)

@@ -53,6 +53,11 @@ struct bk_s3put_opts {
 	 * nothing, succeed (res->skipped). */
 	const char			*same_meta;	/* e.g. "wal-sha256" */
 	const char			*same_value;
+	/* The user metadata, also among headers as x-amz-meta-KEY (a
+	 * file gets them as extended attributes user.meta.KEY). */
+	const char *const		*meta_keys;
+	const char *const		*meta_values;
+	size_t				 nmeta;
 };
 
 struct bk_s3put_result {
@@ -87,6 +92,16 @@ uint64_t	bk_s3put_part_size(const struct bk_s3put_opts *o, unsigned n);
  * when the object exists under no-clobber, BK_EXIT_RUNTIME for I/O and
  * server failures.
  */
+/*
+ * The same content is stored at where already (o->same_meta): read fd to
+ * its end, so that the stages before end as they would, and check the
+ * upstream's outcome.  Returns 0 with res->skipped (and res->size, the
+ * bytes read), or -1 with err: BK_EXIT_UPSTREAM when the upstream failed.
+ */
+int	bk_s3put_skip(int fd, const char *where, bk_s3put_eof_fn eof,
+	    void *eofarg, bk_s3put_progress_fn progress, void *parg,
+	    struct bk_s3put_result *res, struct bk_err *err);
+
 int	bk_s3put(struct bk_aws *a, const char *bucket, const char *key, int fd,
 	    const struct bk_s3put_opts *o, bk_s3put_eof_fn eof, void *eofarg,
 	    bk_s3put_progress_fn progress, void *parg,

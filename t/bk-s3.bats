@@ -397,6 +397,30 @@ for l in sys.stdin: o=json.loads(l); assert set(o)=={"time","size","url"}, o' \
 	expect_status 0
 }
 
+@test "bk-s3put --meta and --skip-same on a file: extended attributes user.meta.*" {
+	echo one > "$T/one"
+	echo two > "$T/two"
+	mkdir "$T/d"
+	run bk-s3put --no-clobber --meta sum=1 --skip-same sum "$T/d/f" < "$T/one"
+	expect_status 0
+	expect_eq "$(python3 -c 'import os, sys; print(os.getxattr(sys.argv[1], "user.meta.sum").decode())' "$T/d/f")" \
+	    1 "user.meta.sum"
+	run bk-s3put --no-clobber --meta sum=1 --skip-same sum "$T/d/f" < "$T/two"
+	expect_status 0
+	[ -z "$output" ] || fail "output for nothing stored: $output"
+	expect_eq "$(cat "$T/d/f")" one "the file is untouched"
+	run bk-s3put --no-clobber --meta sum=2 --skip-same sum "$T/d/f" < "$T/two"
+	expect_status 1
+	[[ $output == *"exists, with other content (--no-clobber)"* ]] || fail "$output"
+	run sh -c 'bk-gz -d < "$1" | bk-s3put --no-clobber --meta sum=1 --skip-same sum "$2"' sh "$T/one" "$T/d/f"
+	expect_status 4
+	expect_eq "$(cat "$T/d/f")" one "still the first one"
+	run bk-s3put --storage-class STANDARD_IA "$T/d/g" < "$T/one"
+	expect_status 2
+	[ ! -e "$T/d/g" ] || fail "a file was written"
+	expect_eq "$(ls -A "$T/d")" f "no temporary file"
+}
+
 @test "bk-s3put, bk-s3get and bk-s3ls on plain paths and file:// URLs" {
 	mkdata_random "$T/in" $((3 * MiB))
 	run bk-s3put "$T/store/db/%Y/x.bin" < "$T/in"

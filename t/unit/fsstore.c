@@ -1134,6 +1134,82 @@ test_delete(void)
 	}
 }
 
+/* --- user metadata and --skip-same ---------------------------------------- */
+
+/* Store text from a pipe at path under o; the put's return code. */
+static int
+put_opts(const char *path, const char *text, const struct bk_s3put_opts *o,
+    struct eofarg *ea, struct bk_s3put_result *res, struct bk_err *e)
+{
+	int fd = pipe_of(text), meta, rc;
+
+	bk_err_clear(e);
+	rc = bk_fs_put_opts(path, fd, o, ea != NULL ? eof_cb : NULL, ea, NULL,
+	    NULL, res, &meta, e);
+	close(fd);
+	return rc;
+}
+
+static void
+test_same(void)
+{
+	static const char *const keys[] = { "wal-sha256", "host" };
+	static const char *const one[] = { "1111", "db1" };
+	static const char *const two[] = { "2222", "db1" };
+	struct bk_s3put_opts o;
+	struct bk_s3put_result res;
+	struct eofarg ea;
+	struct bk_err e;
+	char dir[PATH_MAX - 64], path[PATH_MAX], *got;
+	int rc;
+
+	snprintf(dir, sizeof(dir), "%s/same", T);
+	mkdir(dir, 0700);
+	snprintf(path, sizeof(path), "%s/000000010000000000000001", dir);
+	memset(&o, 0, sizeof(o));
+	o.clobber = BK_S3PUT_NOCLOBBER;
+	o.meta_keys = keys;
+	o.meta_values = one;
+	o.nmeta = 2;
+	o.same_meta = "wal-sha256";
+	o.same_value = "1111";
+
+	rc = put_opts(path, "first", &o, NULL, &res, &e);
+	ok(rc == 0 && !res.skipped, "stored with user metadata");
+	xattr_is(path, "user.meta.wal-sha256", "1111");
+	xattr_is(path, "user.meta.host", "db1");
+
+	rc = put_opts(path, "again", &o, NULL, &res, &e);
+	got = read_file(path, NULL);
+	ok(rc == 0 && res.skipped && res.size == 5 && got != NULL &&
+	    strcmp(got, "first") == 0 && ntmp(dir) == 0, "the same value: "
+	    "skipped, the input read to its end, the file untouched");
+	free(got);
+
+	memset(&ea, 0, sizeof(ea));
+	ea.state = BK_SEAL_FAILED;
+	rc = put_opts(path, "again", &o, &ea, &res, &e);
+	ok(rc == -1 && e.code == BK_EXIT_UPSTREAM && ea.called == 1 &&
+	    strstr(e.msg, "upstream failed") != NULL, "the same value, but "
+	    "the upstream failed: exit %d (%s)", e.code, e.msg);
+
+	o.meta_values = two;
+	o.same_value = "2222";
+	rc = put_opts(path, "other", &o, NULL, &res, &e);
+	ok(rc == -1 && e.code == BK_EXIT_CHECK &&
+	    strstr(e.msg, "exists, with other content") != NULL,
+	    "another value: refused (%s)", e.msg);
+	o.same_meta = "host2";
+	rc = put_opts(path, "other", &o, NULL, &res, &e);
+	ok(rc == -1 && e.code == BK_EXIT_CHECK &&
+	    strstr(e.msg, "without the metadata") != NULL,
+	    "no such metadata there: refused (%s)", e.msg);
+	got = read_file(path, NULL);
+	ok(got != NULL && strcmp(got, "first") == 0 && ntmp(dir) == 0,
+	    "the first file stays");
+	free(got);
+}
+
 int
 main(void)
 {
@@ -1145,6 +1221,7 @@ main(void)
 	test_stat();
 	test_list();
 	test_delete();
+	test_same();
 
 	return done_testing();
 }
