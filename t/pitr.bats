@@ -211,6 +211,31 @@ unpack() {
 	expect_same "$T/back" "$T/seg2" "the stored file"
 }
 
+@test "bk-wal-archive into a directory: the same file again is archived, another is refused" {
+	local name=000000010000000000000042
+	mkdir "$T/arch"
+	printf 'BK_WAL_URL=%s\nBK_WAL_RECIPIENTS=%s\nBK_BINDIR=%s\nunset BK_RUNDIR\n' \
+	    "$T/arch" "$W/keys/recipients.txt" "$W/bin" > "$T/conf"
+	head -c 200000 /dev/urandom > "$T/seg"
+	run "$W/bin/bk-wal-archive" -c "$T/conf" "$T/seg" "$name"
+	[ "$status" -eq 0 ] || fail "exit $status: $output"
+	cp -p "$T/arch/$name" "$T/first"
+	run "$W/bin/bk-wal-archive" -c "$T/conf" "$T/seg" "$name"
+	[ "$status" -eq 0 ] || fail "the same file again: exit $status: $output"
+	cmp -s "$T/arch/$name" "$T/first" || fail "the archived file changed"
+	{ cat "$T/seg"; printf x; } > "$T/seg2"
+	run "$W/bin/bk-wal-archive" -c "$T/conf" "$T/seg2" "$name"
+	[ "$status" -eq 1 ] || fail "another file: exit $status: $output"
+	# Without the checksum every taken name is refused.
+	echo BK_WAL_SAME=no >> "$T/conf"
+	run "$W/bin/bk-wal-archive" -c "$T/conf" "$T/seg" "$name"
+	[ "$status" -eq 1 ] || fail "BK_WAL_SAME=no: exit $status: $output"
+	cmp -s "$T/arch/$name" "$T/first" || fail "the archived file changed"
+	expect_eq "$(ls -A "$T/arch")" "$name" "one file, no temporary one"
+	bk-crypt -d -i "$W/keys/identity.txt" < "$T/arch/$name" | bk-gz -d > "$T/back"
+	expect_same "$T/back" "$T/seg" "the archived file"
+}
+
 @test "bk-wal-archive: a failing stage stores nothing; a bad config is exit 2" {
 	head -c 100000 /dev/urandom > "$T/seg"
 	printf 'BK_WAL_URL=s3://pitr/wal\nBK_WAL_RECIPIENTS=%s\nBK_BINDIR=%s\n' \
