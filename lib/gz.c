@@ -132,8 +132,8 @@ deflate_block(z_stream *strm, int level, struct cslot *s,
 	 * instead of 128, and a quarter of that once a match of 4 is found,
 	 * instead of 8) but keeps looking for a longer match up to 64
 	 * instead of 16: on SQL dumps, with 1 MiB blocks, less time than
-	 * zlib's level 6 for output a little smaller than pigz -6 gives.  A reset restores
-	 * zlib's parameters, so this follows every reset. */
+	 * zlib's level 6 for output a little smaller than pigz -6 gives.
+	 * A reset restores zlib's parameters, so this follows every reset. */
 	if (level == 6 && deflateTune(strm, 4, 64, 128, 72) != Z_OK)
 		return bk_err_set(err, BK_EXIT_RUNTIME, "deflate: tune failed");
 	if (s->dictlen > 0 && deflateSetDictionary(strm, s->in + DICT -
