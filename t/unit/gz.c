@@ -405,6 +405,45 @@ test_levels(void)
 	free(data);
 }
 
+/*
+ * Between blocks the output is brought to a byte boundary with empty
+ * fixed-code blocks where that is shorter than a sync flush's empty stored
+ * block (00 00 ff ff): only blocks that end an odd number of bits short of
+ * a byte need one, so far fewer than one per boundary.  The output must
+ * still be one stream zlib reads back.
+ */
+static void
+test_boundaries(void)
+{
+	struct bk_gz_stats st;
+	struct bk_err e;
+	unsigned char *data, *gz, *z;
+	static const int levels[] = { 1, 6, 9 };
+	size_t n = 200 * BLKMIN, gzlen, zlen, i, l, marks;
+	int level, members, v;
+
+	data = gen_text(n);
+	put_file(p_in, data, n);
+	for (l = 0; l < sizeof(levels) / sizeof(levels[0]); l++) {
+		level = levels[l];
+		run(bk_gz_compress, p_in, p_gz, level, 2, BLKMIN, NULL, NULL,
+		    &st, &e);
+		gz = get_file(p_gz, &gzlen);
+		v = zlib_gunzip(gz, gzlen, &z, &zlen, &members);
+		ok(v == 0 && members == 1 && zlen == n &&
+		    memcmp(z, data, n) == 0,
+		    "-%d, 200 blocks: zlib reads it back", level);
+		for (marks = 0, i = 0; i + 4 <= gzlen; i++)
+			if (memcmp(gz + i, "\0\0\377\377", 4) == 0)
+				marks++;
+		ok(marks < 150, "-%d, 200 blocks: %zu sync-flush markers, "
+		    "fewer than 150", level, marks);
+		free(z);
+		free(gz);
+	}
+	free(data);
+}
+
 static void
 test_header(void)
 {
@@ -1035,6 +1074,7 @@ main(void)
 	test_header();
 	test_roundtrips();
 	test_levels();
+	test_boundaries();
 	test_members();
 	test_corrupt();
 	test_testmode();
