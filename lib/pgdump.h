@@ -93,7 +93,7 @@ typedef int (*bk_pgdump_out_fn)(void *arg, const void *buf, size_t n,
 	    struct bk_err *err);
 
 /* The size of the chunks bk_pgdump_rechunk() gathers data into. */
-#define BK_PGDUMP_RECHUNK	(4 * 1024 * 1024)
+#define BK_PGDUMP_RECHUNK	(2 * 1024 * 1024)
 
 /*
  * A checker.  Callers read st; the rest is its parsing state.
