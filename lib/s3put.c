@@ -442,20 +442,23 @@ complete_elem(void *arg, const char *path, const char *text, size_t len,
 	return 0;
 }
 
-/*
- * A 200 to CompleteMultipartUpload must carry a whole XML document that
- * is not an <Error> (S3 may send its error, or die, after the 200).  The
- * root's name is not checked: stores differ (moto answers
- * <CompleteMultipartUploadResponse>), and so does botocore's check.
- */
+/* The root's name is not checked: stores differ (moto answers
+ * <CompleteMultipartUploadResponse>), and so does botocore's check. */
+int
+bk_s3put_completed(const char *doc, size_t len)
+{
+	struct complete_doc d = { 0, 0 };
+	struct bk_err e;
+
+	return doc != NULL && bk_xml_parse(doc, len, complete_elem, &d,
+	    &e) == 0 && d.root && !d.error;
+}
+
 static int
 check_result(const char *what, const char *bucket, const char *key,
     struct bk_s3_resp *r, struct bk_err *err)
 {
-	struct complete_doc d = { 0, 0 };
-
-	if (r->body == NULL || bk_xml_parse(r->body, r->len, complete_elem,
-	    &d, err) < 0 || !d.root || d.error)
+	if (!bk_s3put_completed(r->body, r->len))
 		return bk_err_set(err, BK_EXIT_RUNTIME, "%s s3://%s/%s: the "
 		    "server's answer is not a result document", what, bucket,
 		    key);
@@ -595,6 +598,16 @@ id_elem(void *arg, const char *path, const char *text, size_t len,
 	return 0;
 }
 
+int
+bk_s3put_upload_id(const char *doc, size_t len, char *id, size_t size)
+{
+	struct id_doc d = { id, size, 0 };
+	struct bk_err e;
+
+	return doc != NULL && bk_xml_parse(doc, len, id_elem, &d, &e) == 0 &&
+	    d.found ? 0 : -1;
+}
+
 struct orphans {
 	struct bk_s3	*s;
 	const char	*bucket;
@@ -629,7 +642,6 @@ create_upload(struct bk_s3 *s, const char *bucket, const char *key,
     struct bk_err *err)
 {
 	struct bk_sigv4_param qp[1] = { { "uploads", "" } };
-	struct id_doc d = { id, idsize, 0 };
 	struct bk_s3_resp r;
 	time_t t0 = time(NULL);
 	unsigned attempts = 0, i;
@@ -638,8 +650,7 @@ create_upload(struct bk_s3 *s, const char *bucket, const char *key,
 	rc = bk_s3_call(s, "POST", bucket, key, qp, 1, h, nh, NULL, 0, 0, &r,
 	    err);
 	attempts = r.attempts;
-	if (rc == 0 && (r.body == NULL || bk_xml_parse(r.body, r.len,
-	    id_elem, &d, err) < 0 || !d.found))
+	if (rc == 0 && bk_s3put_upload_id(r.body, r.len, id, idsize) < 0)
 		rc = bk_err_set(err, BK_EXIT_RUNTIME, "POST s3://%s/%s"
 		    "?uploads: no UploadId in the answer", bucket, key);
 	bk_s3_resp_free(&r);

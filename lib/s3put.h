@@ -102,6 +102,18 @@ int	bk_s3put_skip(int fd, const char *where, bk_s3put_eof_fn eof,
 	    void *eofarg, bk_s3put_progress_fn progress, void *parg,
 	    struct bk_s3put_result *res, struct bk_err *err);
 
+/*
+ * The answers bk_s3put() reads.  bk_s3put_upload_id: the UploadId of an
+ * InitiateMultipartUploadResult document into id (size bytes, NUL
+ * ended); 0, or -1 if there is none, it is empty or does not fit, or the
+ * document is not well formed.  bk_s3put_completed: 1 if a 200 answer to
+ * CompleteMultipartUpload is a whole XML document whose root is not
+ * <Error> (S3 may send its error, or die, after the 200), else 0.
+ */
+int	bk_s3put_upload_id(const char *doc, size_t len, char *id,
+	    size_t size);
+int	bk_s3put_completed(const char *doc, size_t len);
+
 int	bk_s3put(struct bk_aws *a, const char *bucket, const char *key, int fd,
 	    const struct bk_s3put_opts *o, bk_s3put_eof_fn eof, void *eofarg,
 	    bk_s3put_progress_fn progress, void *parg,

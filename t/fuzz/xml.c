@@ -4,10 +4,12 @@
  * same document as each kind of answer the tools parse: an error
  * (bk_s3_parse_error(), every failed request's body), a ListObjectsV2
  * page (twice, the chain of companion records carried over, as the pages
- * of one listing), a ListMultipartUploads page, a DeleteObjects result.
+ * of one listing), a ListMultipartUploads page, a DeleteObjects result,
+ * the answers to starting and completing a multipart upload.
  */
 #include "fuzz.h"
 #include "s3.h"
+#include "s3put.h"
 #include "xml.h"
 
 static int
@@ -60,7 +62,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct bk_s3_page pg;
 	struct bk_err err;
 	size_t sum = 0;
-	char *doc;
+	char *doc, id[1100];
 
 	if ((doc = fuzz_str(data, size)) == NULL)
 		return 0;
@@ -76,6 +78,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	bk_s3_chain_free(&chain);
 	(void)bk_s3_uploads_page(doc, size, upload, &sum, &pg, &err);
 	(void)bk_s3_delete_result(doc, size, refused, &sum, &err);
+	if (bk_s3put_upload_id(doc, size, id, sizeof(id)) == 0)
+		sum += strlen(id);
+	sum += (size_t)bk_s3put_completed(doc, size);
 	free(doc);
 	return 0;
 }

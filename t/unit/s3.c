@@ -173,6 +173,55 @@ answers(void)
 	    "a delete answer cut short is an error");
 }
 
+/* The answers bk_s3put() reads: the UploadId, and whether a 200 to
+ * CompleteMultipartUpload is a result. */
+static void
+put_answers(void)
+{
+	const char *init = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+	    "<InitiateMultipartUploadResult xmlns=\"http://s3.amazonaws.com/"
+	    "doc/2006-03-01/\"><Bucket>b</Bucket><Key>k</Key><UploadId>"
+	    "VXBsb2FkIElE.Zm9y-_~</UploadId></InitiateMultipartUploadResult>";
+	const char *done = "<?xml version=\"1.0\"?><CompleteMultipartUpload"
+	    "Result><Location>http://b/k</Location><ETag>\"3858f62230ac3c915f"
+	    "300c664312c11f-9\"</ETag></CompleteMultipartUploadResult>";
+	char id[64];
+
+	ok(bk_s3put_upload_id(init, strlen(init), id, sizeof(id)) == 0 &&
+	    strcmp(id, "VXBsb2FkIElE.Zm9y-_~") == 0,
+	    "the UploadId of an initiate answer (%s)", id);
+	ok(bk_s3put_upload_id(init, strlen(init), id, 20) < 0 &&
+	    bk_s3put_upload_id(init, strlen(init), id, 21) == 0,
+	    "an UploadId that does not fit is refused");
+	ok(bk_s3put_upload_id(DOC("<InitiateMultipartUploadResult><Bucket>b"
+	    "</Bucket><UploadId></UploadId></InitiateMultipartUploadResult>"),
+	    id, sizeof(id)) < 0, "an empty UploadId is refused");
+	ok(bk_s3put_upload_id(DOC("<InitiateMultipartUploadResult><Bucket>b"
+	    "</Bucket></InitiateMultipartUploadResult>"), id, sizeof(id)) < 0 &&
+	    bk_s3put_upload_id(DOC("<Other><UploadId>x</UploadId></Other>"),
+	    id, sizeof(id)) < 0 &&
+	    bk_s3put_upload_id(NULL, 0, id, sizeof(id)) < 0,
+	    "no UploadId where S3 puts it, or no answer: refused");
+	ok(bk_s3put_upload_id(init, strlen(init) - 10, id, sizeof(id)) < 0,
+	    "an initiate answer cut off after its UploadId is refused");
+
+	ok(bk_s3put_completed(done, strlen(done)) == 1 &&
+	    bk_s3put_completed(DOC("<CompleteMultipartUploadResponse><ETag>x"
+	    "</ETag></CompleteMultipartUploadResponse>")) == 1,
+	    "a complete answer is a result, whatever its root's name");
+	ok(bk_s3put_completed(DOC("<?xml version=\"1.0\"?>\n<Error><Code>"
+	    "InternalError</Code><Message>We encountered an internal error."
+	    "</Message></Error>")) == 0,
+	    "an <Error> sent after the 200 is not a result");
+	ok(bk_s3put_completed(done, strlen(done) - 1) == 0 &&
+	    bk_s3put_completed(done, 60) == 0 &&
+	    bk_s3put_completed(DOC("<html>502 Bad Gateway")) == 0 &&
+	    bk_s3put_completed(DOC("")) == 0 &&
+	    bk_s3put_completed(DOC("   ")) == 0 &&
+	    bk_s3put_completed(NULL, 0) == 0,
+	    "a cut-off answer, an HTML page, blank or no body: not a result");
+}
+
 int
 main(void)
 {
@@ -186,8 +235,9 @@ main(void)
 	    "<Message>Please reduce your request rate.</Message><Resource>/b"
 	    "</Resource><RequestId>4442587FB7D0A2F9</RequestId></Error>";
 
-	plan(41);
+	plan(49);
 	answers();
+	put_answers();
 	loc("s3://bucket/a/b.dump", 0, "bucket", "a/b.dump");
 	loc("s3://bucket", 0, "bucket", "");
 	loc("s3://bucket/", 0, "bucket", "");
