@@ -25,6 +25,7 @@
 #include <zlib.h>
 
 #include "cli.h"
+#include "crc32.h"
 #include "gz.h"
 #include "io.h"
 #include "progress.h"
@@ -184,7 +185,7 @@ deflate_block(z_stream *strm, int level, struct cslot *s,
 		return bk_err_set(err, BK_EXIT_RUNTIME, "deflate: %s",
 		    strm->msg ? strm->msg : "internal error");
 	s->outlen = s->outcap - strm->avail_out;
-	s->crc = (uint32_t)crc32(0, s->in + DICT, (uInt)s->len);
+	s->crc = bk_crc32(0, s->in + DICT, s->len);
 	return 0;
 }
 
@@ -641,7 +642,7 @@ dz_writer(void *arg)
 			return NULL;
 		}
 		pthread_mutex_unlock(&d->mu);
-		crc = crc32(crc, b->data, (uInt)b->len);
+		crc = bk_crc32((uint32_t)crc, b->data, b->len);
 		if (d->o->out >= 0 && b->len > 0 &&
 		    bk_io_write_all(d->o->out, b->data, b->len, "output",
 		    &e) < 0)
