@@ -3,8 +3,9 @@
  *
  * Compression (after pigz): the main thread reads the input in blocks into
  * a ring of slots; worker threads deflate each block as raw deflate data,
- * primed with the last 32 KiB of the block before it and ended with a sync
- * flush, so that the blocks join into one deflate stream; a writer thread
+ * primed with the last 32 KiB of the block before it and ending on a byte
+ * boundary, so that the blocks join into one deflate stream (levels 4 to
+ * 9 with deflate.c's encoder, 1 to 3 with zlib's); a writer thread
  * writes them in order and folds their CRC-32s together.  At end of input
  * the stream is finished with an empty final block and the gzip trailer,
  * unless the upstream failed.
@@ -26,6 +27,7 @@
 
 #include "cli.h"
 #include "crc32.h"
+#include "deflate.h"
 #include "gz.h"
 #include "io.h"
 #include "progress.h"
@@ -153,21 +155,19 @@ byte_align(z_stream *strm)
 }
 
 static int
-deflate_block(z_stream *strm, int level, struct cslot *s,
+deflate_block(z_stream *strm, struct bk_deflate *own, struct cslot *s,
     struct bk_err *err)
 {
 	int rc;
 
+	s->crc = bk_crc32(0, s->in + DICT, s->len);
+	if (own != NULL) {
+		s->outlen = bk_deflate_block(own, s->in + DICT - s->dictlen,
+		    s->dictlen, s->len, s->out);
+		return 0;
+	}
 	if (deflateReset(strm) != Z_OK)
 		return bk_err_set(err, BK_EXIT_RUNTIME, "deflate: reset failed");
-	/* Level 6, the default, searches less far than zlib's (chain 72
-	 * instead of 128, and a quarter of that once a match of 4 is found,
-	 * instead of 8) but keeps looking for a longer match up to 64
-	 * instead of 16: on SQL dumps, with 1 MiB blocks, less time than
-	 * zlib's level 6 for output a little smaller than pigz -6 gives.
-	 * A reset restores zlib's parameters, so this follows every reset. */
-	if (level == 6 && deflateTune(strm, 4, 64, 128, 72) != Z_OK)
-		return bk_err_set(err, BK_EXIT_RUNTIME, "deflate: tune failed");
 	if (s->dictlen > 0 && deflateSetDictionary(strm, s->in + DICT -
 	    s->dictlen, (uInt)s->dictlen) != Z_OK)
 		return bk_err_set(err, BK_EXIT_RUNTIME,
@@ -185,7 +185,6 @@ deflate_block(z_stream *strm, int level, struct cslot *s,
 		return bk_err_set(err, BK_EXIT_RUNTIME, "deflate: %s",
 		    strm->msg ? strm->msg : "internal error");
 	s->outlen = s->outcap - strm->avail_out;
-	s->crc = bk_crc32(0, s->in + DICT, s->len);
 	return 0;
 }
 
@@ -195,10 +194,14 @@ cz_worker(void *arg)
 	struct cz *z = arg;
 	struct bk_err e;
 	struct cslot *s;
+	struct bk_deflate *own = NULL;
 	z_stream strm;
 
+	/* deflateEnd() of a stream never initialised does nothing. */
 	memset(&strm, 0, sizeof(strm));
-	if (deflateInit2(&strm, z->o->level, Z_DEFLATED, -15, 8,
+	if (z->o->level >= BK_DEFLATE_MIN ?
+	    (own = bk_deflate_new(z->o->level)) == NULL :
+	    deflateInit2(&strm, z->o->level, Z_DEFLATED, -15, 8,
 	    Z_DEFAULT_STRATEGY) != Z_OK) {
 		bk_err_set(&e, BK_EXIT_RUNTIME, "deflate: out of memory");
 		cz_fail(z, &e);
@@ -213,7 +216,7 @@ cz_worker(void *arg)
 		s = &z->slots[z->taken++ % z->nslots];
 		s->state = S_BUSY;
 		pthread_mutex_unlock(&z->mu);
-		if (deflate_block(&strm, z->o->level, s, &e) < 0) {
+		if (deflate_block(&strm, own, s, &e) < 0) {
 			cz_fail(z, &e);
 			pthread_mutex_lock(&z->mu);
 			break;
@@ -224,6 +227,7 @@ cz_worker(void *arg)
 	}
 	pthread_mutex_unlock(&z->mu);
 	deflateEnd(&strm);
+	bk_deflate_free(own);
 	return NULL;
 }
 
@@ -327,6 +331,8 @@ cz_alloc(struct cz *z, struct bk_err *err)
 		    "deflate: out of memory");
 	bound = deflateBound(&strm, (uLong)z->o->block) + 16;
 	deflateEnd(&strm);
+	if (bound < bk_deflate_bound(z->o->block))
+		bound = bk_deflate_bound(z->o->block);
 	z->slots = calloc(z->nslots, sizeof(*z->slots));
 	if (z->slots == NULL)
 		return bk_err_sys(err, BK_EXIT_RUNTIME, ENOMEM, "compress");
