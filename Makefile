@@ -16,6 +16,9 @@ PREFIX	?= /usr/local
 BINDIR	?= $(PREFIX)/bin
 MANDIR	?= $(PREFIX)/share/man
 PKG_CONFIG ?= pkg-config
+# prove prints what the tests say on the way (the fault trials' counts)
+# and each failed test with its diagnostics, not only the summary.
+PROVEFLAGS ?= --comments --failures
 
 CC	?= cc
 CFLAGS	?= -O2 -g

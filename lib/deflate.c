@@ -227,7 +227,11 @@ longest(struct bk_deflate *d, const unsigned char *in, int32_t p,
 	for (; c >= lo && chain-- > 0; c = d->prev[c & WMASK]) {
 		const unsigned char *m = in + c;
 
-		if (m[best] != q[best] || load32(m) != load32(q))
+		/* Most candidates differ within the length to beat, or
+		 * at its end; best >= 3 and best < max keep both loads
+		 * inside the input. */
+		if (load32(m + best - 3) != load32(q + best - 3) ||
+		    load32(m) != load32(q))
 			continue;
 		n = common(m + 4, q + 4, max - 4) + 4;
 		if (n > best) {
