@@ -168,6 +168,21 @@ kill_trials() {
 		sleep 3.1
 		bk-prune -q --keep-last 1000 --abort-incomplete 1s "s3://faults/kill/$stage/" > "$T/pruned" ||
 		    fail "bk-prune --abort-incomplete failed" || return 1
+		# A bk-s3put killed with its request to complete the
+		# upload on the way: the server may finish that after the
+		# trial looked.  Such an object is a commit like the others
+		# above, and must be whole.
+		bk-s3ls "s3://faults/kill/$stage/" | awk '{ print $3 }' > "$T/late"
+		while read -r url; do
+			whole_backup "$url" < /dev/null ||
+			    fail "$url: completed after its bk-s3put was killed, and not whole" ||
+			    return 1
+			whole=$((whole + 1))
+		done < "$T/late"
+		if [ -s "$T/late" ]; then
+			aws --endpoint-url "$AWS_ENDPOINT_URL" s3 rm --quiet --recursive \
+			    "s3://faults/kill/$stage/" > /dev/null
+		fi
 	fi
 	[ -z "$(uploads "kill/$stage/")" ] ||
 	    fail "$stage: uploads left behind: $(uploads "kill/$stage/")" || return 1
