@@ -280,8 +280,8 @@ by_weight(const void *a, const void *b)
 
 /*
  * Code lengths for n symbols of frequencies f, none longer than limit,
- * into len[].  At least two symbols get a code (symbols 0 and 1 are given
- * one when fewer are used), so that the code is complete.
+ * into len[].  At least two symbols get a code (the first unused ones
+ * are given one when fewer are used), so that the code is complete.
  */
 static void
 lengths(const uint32_t *f, unsigned n, unsigned limit, uint8_t *len)
