@@ -71,6 +71,11 @@ struct bk_deflate {
 	unsigned	 nsyms;
 	uint32_t	 fll[NLL];
 	uint32_t	 fd[ND];
+	/* the fixed codes (RFC 1951, 3.2.6), made once */
+	uint8_t		 fixl[288];
+	uint8_t		 fixd[32];
+	uint16_t	 fixlc[288];
+	uint16_t	 fixdc[32];
 	/* output */
 	unsigned char	*out;
 	size_t		 o;
@@ -468,15 +473,16 @@ put_stored(struct bk_deflate *d, const unsigned char *p, size_t n)
 	} while (n > 0);
 }
 
-static void
-fixed_lengths(uint8_t *ll, uint8_t *dl)
+/* The bits that n symbols of frequencies f take with code lengths len. */
+static uint64_t
+bits(const uint32_t *f, const uint8_t *len, unsigned n)
 {
+	uint64_t b = 0;
 	unsigned i;
 
-	for (i = 0; i < 288; i++)
-		ll[i] = i < 144 ? 8 : i < 256 ? 9 : i < 280 ? 7 : 8;
-	for (i = 0; i < 32; i++)
-		dl[i] = 5;
+	for (i = 0; i < n; i++)
+		b += (uint64_t)f[i] * len[i];
+	return b;
 }
 
 /* Emit the symbols collected, which cover the n input bytes at p, as one
@@ -484,8 +490,8 @@ fixed_lengths(uint8_t *ll, uint8_t *dl)
 static void
 flush_block(struct bk_deflate *d, const unsigned char *p, size_t n)
 {
-	uint8_t ll[288], dl[32], all[NLL + ND], cl[NCL];
-	uint16_t llc[288], dc[32], clc[NCL], rl[NLL + ND];
+	uint8_t ll[NLL], dl[ND], all[NLL + ND], cl[NCL];
+	uint16_t llc[NLL], dc[ND], clc[NCL], rl[NLL + ND];
 	uint32_t fcl[NCL] = {0};
 	uint64_t extra = 0, dyn, fix, sto;
 	unsigned i, hlit, hdist, hclen, nrl, align;
@@ -508,21 +514,11 @@ flush_block(struct bk_deflate *d, const unsigned char *p, size_t n)
 	lengths(fcl, NCL, 7, cl);
 	for (hclen = NCL; hclen > 4 && cl[clorder[hclen - 1]] == 0; hclen--)
 		;
-	dyn = 3 + 5 + 5 + 4 + 3 * hclen + extra;
-	for (i = 0; i < NCL; i++)
-		dyn += (uint64_t)fcl[i] * cl[i];
-	dyn += 2 * fcl[16] + 3 * fcl[17] + 7 * fcl[18];
-	for (i = 0; i < NLL; i++)
-		dyn += (uint64_t)d->fll[i] * ll[i];
-	for (i = 0; i < ND; i++)
-		dyn += (uint64_t)d->fd[i] * dl[i];
-
-	fix = 3 + extra;
-	for (i = 0; i < NLL; i++)
-		fix += (uint64_t)d->fll[i] * (i < 144 ? 8 : i < 256 ? 9 :
-		    i < 280 ? 7 : 8);
-	for (i = 0; i < ND; i++)
-		fix += 5 * (uint64_t)d->fd[i];
+	dyn = 3 + 5 + 5 + 4 + 3 * hclen + bits(fcl, cl, NCL) +
+	    2 * fcl[16] + 3 * fcl[17] + 7 * fcl[18] +
+	    bits(d->fll, ll, NLL) + bits(d->fd, dl, ND) + extra;
+	fix = 3 + bits(d->fll, d->fixl, NLL) + bits(d->fd, d->fixd, ND) +
+	    extra;
 
 	/* The first stored block's header bits and padding, then whole
 	 * bytes for the rest. */
@@ -535,10 +531,7 @@ flush_block(struct bk_deflate *d, const unsigned char *p, size_t n)
 		put_stored(d, p, n);
 	} else if (fix <= dyn) {
 		put(d, 2, 3);
-		fixed_lengths(ll, dl);
-		codes(ll, 288, llc);
-		codes(dl, 32, dc);
-		put_syms(d, ll, llc, dl, dc);
+		put_syms(d, d->fixl, d->fixlc, d->fixd, d->fixdc);
 	} else {
 		put(d, 4, 3);
 		put(d, hlit - 257, 5);
@@ -571,13 +564,20 @@ struct bk_deflate *
 bk_deflate_new(int level)
 {
 	struct bk_deflate *d;
+	unsigned i;
 
 	if (level < BK_DEFLATE_MIN || level > BK_DEFLATE_MAX) {
 		errno = EINVAL;
 		return NULL;
 	}
-	if ((d = calloc(1, sizeof(*d))) != NULL)
-		d->e = efforts[level - BK_DEFLATE_MIN];
+	if ((d = calloc(1, sizeof(*d))) == NULL)
+		return NULL;
+	d->e = efforts[level - BK_DEFLATE_MIN];
+	for (i = 0; i < 288; i++)
+		d->fixl[i] = i < 144 ? 8 : i < 256 ? 9 : i < 280 ? 7 : 8;
+	memset(d->fixd, 5, sizeof(d->fixd));
+	codes(d->fixl, 288, d->fixlc);
+	codes(d->fixd, 32, d->fixdc);
 	return d;
 }
 
@@ -688,10 +688,7 @@ bk_deflate_block(struct bk_deflate *d, const unsigned char *in,
 	 * stored block gets there from anywhere. */
 	need = (8 - d->nacc % 8) % 8;
 	if (need & 1) {
-		put(d, 0, 3);
-		put_align(d);
-		memcpy(d->out + d->o, "\0\0\xff\xff", 4);
-		d->o += 4;
+		put_stored(d, in, 0);
 	} else {
 		for (; need > 0; need -= 2)
 			put(d, 2, 10);

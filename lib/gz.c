@@ -322,17 +322,20 @@ cz_alloc(struct cz *z, struct bk_err *err)
 	size_t bound;
 	unsigned i;
 
-	/* deflateBound() of a raw stream at this level, plus the sync
+	/* The most a block's output can take: deflate.c's bound at its
+	 * levels; at zlib's, deflateBound() of a raw stream plus the sync
 	 * flush's empty stored block. */
-	memset(&strm, 0, sizeof(strm));
-	if (deflateInit2(&strm, z->o->level, Z_DEFLATED, -15, 8,
-	    Z_DEFAULT_STRATEGY) != Z_OK)
-		return bk_err_set(err, BK_EXIT_RUNTIME,
-		    "deflate: out of memory");
-	bound = deflateBound(&strm, (uLong)z->o->block) + 16;
-	deflateEnd(&strm);
-	if (bound < bk_deflate_bound(z->o->block))
+	if (z->o->level >= BK_DEFLATE_MIN) {
 		bound = bk_deflate_bound(z->o->block);
+	} else {
+		memset(&strm, 0, sizeof(strm));
+		if (deflateInit2(&strm, z->o->level, Z_DEFLATED, -15, 8,
+		    Z_DEFAULT_STRATEGY) != Z_OK)
+			return bk_err_set(err, BK_EXIT_RUNTIME,
+			    "deflate: out of memory");
+		bound = deflateBound(&strm, (uLong)z->o->block) + 16;
+		deflateEnd(&strm);
+	}
 	z->slots = calloc(z->nslots, sizeof(*z->slots));
 	if (z->slots == NULL)
 		return bk_err_sys(err, BK_EXIT_RUNTIME, ENOMEM, "compress");
