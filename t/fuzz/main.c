@@ -16,7 +16,7 @@
 static int
 replay(const char *path)
 {
-	unsigned char *buf = NULL;
+	unsigned char *buf = NULL, *exact;
 	size_t len = 0, cap = 0, n;
 	FILE *fp;
 
@@ -38,8 +38,14 @@ replay(const char *path)
 		len += n;
 	}
 	fclose(fp);
-	LLVMFuzzerTestOneInput(buf, len);
+	/* In a buffer of its exact size, as libFuzzer passes it, so that
+	 * the sanitizers see a read past its end. */
+	if ((exact = malloc(len > 0 ? len : 1)) == NULL)
+		abort();
+	memcpy(exact, buf, len);
 	free(buf);
+	LLVMFuzzerTestOneInput(exact, len);
+	free(exact);
 	return 0;
 }
 
