@@ -13,13 +13,20 @@
  *
  * Parsing is zlib's lazy evaluation: a match found at p is emitted only
  * if the search at p + 1 finds nothing longer; otherwise p goes out as a
- * literal and the longer match waits for the same test.
+ * literal and the longer match waits for the same test.  A match is only
+ * a candidate at all if it is expected to cost fewer bits than its bytes
+ * as literals, by the code lengths of the block before (at the start of a
+ * call, a guess from the first bytes' frequencies and the fixed codes):
+ * in text, most short matches far back cost more than their literals.
  *
- * Coding: symbols collect in a buffer with their frequencies; a full
- * buffer, or the end of the input, becomes one block, coded with the
- * cheapest of a stored block, the fixed codes and Huffman codes built for
- * it (lengths limited to 15 bits, 7 for the code-length code, by moving
- * the deepest leaves up as JPEG's Annex K does).
+ * Coding: symbols collect in a buffer with their frequencies, 512 at a
+ * time (a chunk).  After each chunk, if the chunk and the block before it
+ * would cost fewer bits as two blocks than as one, by their entropy, the
+ * block ends, at the point in the chunk where the two cost least; a block
+ * also ends when full, and at the end of the input.  Each block is coded
+ * with the cheapest of a stored block, the fixed codes and Huffman codes
+ * built for it (lengths limited to 15 bits, 7 for the code-length code,
+ * by moving the deepest leaves up as JPEG's Annex K does).
  */
 #include <errno.h>
 #include <stdint.h>
@@ -35,26 +42,38 @@
 #define MAXMATCH	258
 #define H4BITS		15
 #define H3BITS		12
-#define FAR3		4096		/* a length-3 match further is dearer
-					 * than its literals */
-#define NSYMS		32768		/* symbols per block */
+#define FAR3		4096		/* length-3 matches no further */
+/* Blocks: symbols are weighed in chunks; a block ends after a chunk, or
+ * inside it at a multiple of CUT, where two blocks cost fewer bits than
+ * one (by their entropy, and SYMBITS and BLOCKBITS for the header), and
+ * after NSYMS symbols at most. */
+#define NSYMS		32768
+#define CHUNK		512
+#define CUT		32
+#define SYMBITS		4
+#define BLOCKBITS	80
+/* Costs: the first estimate counts the literals of the first GUESS bytes;
+ * a byte value not among them is taken to cost UNSEEN bits. */
+#define GUESS		16384
+#define UNSEEN		12
 
 /* Search effort by level: the longest chain followed; a match long
  * enough that the chain is cut to a quarter for the search one position
  * ahead; one long enough that there is no such search; one long enough to
- * stop searching.  zlib's level 6 is 128, 8, 16, 128: here the chain is
- * shorter but the search one position ahead goes on after matches up to
- * 128 bytes long, which is what finds the best match for the next row of
- * a padded table. */
+ * stop searching.  zlib's level 6 is 128, 8, 16, 128: here the chains are
+ * much shorter (weighing matches against their literals makes up for
+ * it), but the search one position ahead goes on after matches up to 128
+ * bytes long, which is what finds the best match for the next row of a
+ * padded table. */
 static const struct effort {
 	unsigned	chain, good, lazy, nice;
 } efforts[] = {
-	{   16,  4, 128, 128 },		/* 4 */
-	{   32,  4, 128, 128 },		/* 5 */
-	{   72,  4, 128, 128 },		/* 6 */
-	{  128,  8, 128, 128 },		/* 7 */
-	{  256,  8, 258, 258 },		/* 8 */
-	{ 1024, 32, 258, 258 },		/* 9 */
+	{    4,  4, 128, 128 },		/* 4 */
+	{    8,  4, 128, 128 },		/* 5 */
+	{   16,  4, 128, 128 },		/* 6 */
+	{   48,  8, 128, 128 },		/* 7 */
+	{  128,  8, 258, 258 },		/* 8 */
+	{  512, 32, 258, 258 },		/* 9 */
 };
 
 #define NLL		286		/* literal/length symbols used */
@@ -69,8 +88,15 @@ struct bk_deflate {
 	uint16_t	 sl[NSYMS];	/* literal, or match length */
 	uint16_t	 sd[NSYMS];	/* 0, or match distance */
 	unsigned	 nsyms;
-	uint32_t	 fll[NLL];
+	uint32_t	 fll[NLL];	/* the block's frequencies, but for */
 	uint32_t	 fd[ND];
+	float		 bbits;		/* about the bits they take */
+	unsigned	 csyms;		/* the last csyms symbols', here */
+	uint32_t	 cll[NLL];
+	uint32_t	 cd[ND];
+	/* what each symbol is expected to cost, in bits, for the parse */
+	uint8_t		 lcost[NLL];
+	uint8_t		 dcost[ND];
 	/* the fixed codes (RFC 1951, 3.2.6), made once */
 	uint8_t		 fixl[288];
 	uint8_t		 fixd[32];
@@ -249,12 +275,45 @@ longest(struct bk_deflate *d, const unsigned char *in, int32_t p,
 	return best;
 }
 
+/* The bits a match is expected to cost. */
+static inline unsigned
+mcost(const struct bk_deflate *d, unsigned len, unsigned dist)
+{
+	unsigned lc = lcode(len - MINMATCH), dc = dcode(dist - 1);
+
+	return d->lcost[257 + lc] + lextra(lc) + d->dcost[dc] + dextra(dc);
+}
+
+/* The bits n bytes at q are expected to cost as literals, up to cap. */
+static inline unsigned
+lcosts(const struct bk_deflate *d, const unsigned char *q, unsigned n,
+    unsigned cap)
+{
+	unsigned l = 0, i;
+
+	for (i = 0; i < n && l < cap; i++)
+		l += d->lcost[q[i]];
+	return l;
+}
+
+/* Whether a match of len bytes at q, dist back, is expected to cost fewer
+ * bits than its bytes as literals. */
+static inline int
+worth(const struct bk_deflate *d, const unsigned char *q, unsigned len,
+    unsigned dist)
+{
+	unsigned m = mcost(d, len, dist);
+
+	return m < lcosts(d, q, len, m + 1);
+}
+
 static inline void
 sym_lit(struct bk_deflate *d, unsigned char c)
 {
 	d->sl[d->nsyms] = c;
 	d->sd[d->nsyms++] = 0;
-	d->fll[c]++;
+	d->csyms++;
+	d->cll[c]++;
 }
 
 static inline void
@@ -262,8 +321,9 @@ sym_match(struct bk_deflate *d, unsigned len, unsigned dist)
 {
 	d->sl[d->nsyms] = (uint16_t)len;
 	d->sd[d->nsyms++] = (uint16_t)dist;
-	d->fll[257 + lcode(len - MINMATCH)]++;
-	d->fd[dcode(dist - 1)]++;
+	d->csyms++;
+	d->cll[257 + lcode(len - MINMATCH)]++;
+	d->cd[dcode(dist - 1)]++;
 }
 
 /* Huffman code lengths */
@@ -504,6 +564,10 @@ flush_block(struct bk_deflate *d, const unsigned char *p, size_t n)
 
 	lengths(d->fll, NLL, 15, ll);
 	lengths(d->fd, ND, 15, dl);
+	for (i = 0; i < NLL; i++)
+		d->lcost[i] = ll[i] > 0 ? ll[i] : d->fixl[i];
+	for (i = 0; i < ND; i++)
+		d->dcost[i] = dl[i] > 0 ? dl[i] : d->fixd[i];
 	for (hlit = NLL; hlit > 257 && ll[hlit - 1] == 0; hlit--)
 		;
 	for (hdist = ND; hdist > 1 && dl[hdist - 1] == 0; hdist--)
@@ -560,6 +624,194 @@ flush_block(struct bk_deflate *d, const unsigned char *p, size_t n)
 	memset(d->fd, 0, sizeof(d->fd));
 }
 
+/* Where a block ends */
+
+/* log2(x), to within 0.01: the float's exponent, and a parabola through
+ * the mantissa. */
+static inline float
+flog2(uint32_t x)
+{
+	float f = (float)x;
+	uint32_t b;
+	int e;
+
+	memcpy(&b, &f, sizeof(b));
+	e = (int)((b >> 23) & 0xff) - 128;
+	b = (b & 0x7fffff) | 0x3f800000;	/* 1 <= f < 2 */
+	memcpy(&f, &b, sizeof(f));
+	return (float)e + ((-1.0f / 3) * f + 2) * f - 2.0f / 3;
+}
+
+/* About the bits that n symbols of frequencies f take with a code made for
+ * them: their entropy, and a few bits for each symbol used, for the
+ * code's description. */
+static float
+est_bits(const uint32_t *f, unsigned n)
+{
+	uint32_t t = 0;
+	float s = 0;
+	unsigned used = 0, i;
+
+	for (i = 0; i < n; i++)
+		if (f[i] > 0) {
+			t += f[i];
+			s += (float)f[i] * flog2(f[i]);
+			used++;
+		}
+	return t == 0 ? 0 : (float)t * flog2(t) - s + SYMBITS * (float)used;
+}
+
+/* The same for g, into *gb, and for f + g, into *both, in one pass. */
+static void
+est_pair(const uint32_t *f, const uint32_t *g, unsigned n, float *gb,
+    float *both)
+{
+	uint32_t tg = 0, tb = 0, x;
+	float sg = 0, sb = 0;
+	unsigned ug = 0, ub = 0, i;
+
+	for (i = 0; i < n; i++) {
+		if ((x = f[i] + g[i]) == 0)
+			continue;
+		tb += x;
+		sb += (float)x * flog2(x);
+		ub++;
+		if (g[i] > 0) {
+			tg += g[i];
+			sg += (float)g[i] * flog2(g[i]);
+			ug++;
+		}
+	}
+	*gb += tg == 0 ? 0 : (float)tg * flog2(tg) - sg + SYMBITS * (float)ug;
+	*both += tb == 0 ? 0 : (float)tb * flog2(tb) - sb +
+	    SYMBITS * (float)ub;
+}
+
+/* Symbol i's count from the frequencies fll, fd to tll, td. */
+static inline void
+move_sym(const struct bk_deflate *d, unsigned i, uint32_t *fll, uint32_t *fd,
+    uint32_t *tll, uint32_t *td)
+{
+	unsigned s = d->sl[i];
+
+	if (d->sd[i] == 0) {
+		fll[s]--;
+		tll[s]++;
+	} else {
+		s = 257 + lcode(s - MINMATCH);
+		fll[s]--;
+		tll[s]++;
+		s = dcode(d->sd[i] - 1u);
+		fd[s]--;
+		td[s]++;
+	}
+}
+
+/* Where the block should end, now that the chunk (its last csyms symbols,
+ * from k on) is to start a new one: the number of the chunk's symbols, a
+ * multiple of CUT, that are better off in the block before, as the chunk
+ * holds the change of statistics somewhere. */
+static unsigned
+best_cut(const struct bk_deflate *d, unsigned k)
+{
+	uint32_t all[NLL], ad[ND], bll[NLL], bd[ND];
+	unsigned t, j, cut = 0;
+	float bits, least = 0;
+
+	memcpy(all, d->fll, sizeof(all));
+	memcpy(ad, d->fd, sizeof(ad));
+	memcpy(bll, d->cll, sizeof(bll));
+	memcpy(bd, d->cd, sizeof(bd));
+	for (t = 0; t < d->csyms; t += CUT) {
+		if (t > 0)
+			for (j = t - CUT; j < t; j++)
+				move_sym(d, k + j, bll, bd, all, ad);
+		bits = est_bits(all, NLL) + est_bits(ad, ND) +
+		    est_bits(bll, NLL) + est_bits(bd, ND);
+		if (t == 0 || bits < least) {
+			least = bits;
+			cut = t;
+		}
+	}
+	return cut;
+}
+
+/*
+ * At the end of a chunk of symbols, which ends at byte upto (or at the end
+ * of the input, when last): the block so far ends before the chunk (or
+ * inside it) if two blocks take fewer bits than one, the chunk joins the
+ * block, and the block ends if it is full or last.  *bstart is where the
+ * block's bytes start, *cstart the chunk's.
+ */
+static void
+end_chunk(struct bk_deflate *d, const unsigned char *in, int32_t *bstart,
+    int32_t *cstart, int32_t upto, int last)
+{
+	unsigned k = d->nsyms - d->csyms, i, t;
+	float chunk = 0, both = 0;
+
+	if (d->csyms > 0) {
+		est_pair(d->fll, d->cll, NLL, &chunk, &both);
+		est_pair(d->fd, d->cd, ND, &chunk, &both);
+	}
+	if (k == 0 || d->csyms == 0) {
+		d->bbits += chunk;
+	} else if (d->bbits + chunk + BLOCKBITS >= both) {
+		d->bbits = both;
+	} else {
+		/* The first t of the chunk's symbols, and their bytes, go
+		 * with the block. */
+		t = best_cut(d, k);
+		for (i = k; i < k + t; i++) {
+			move_sym(d, i, d->cll, d->cd, d->fll, d->fd);
+			*cstart += d->sd[i] == 0 ? 1 : d->sl[i];
+		}
+		k += t;
+		d->csyms -= t;
+		d->nsyms = k;
+		flush_block(d, in + *bstart, (size_t)(*cstart - *bstart));
+		memmove(d->sl, d->sl + k, d->csyms * sizeof(d->sl[0]));
+		memmove(d->sd, d->sd + k, d->csyms * sizeof(d->sd[0]));
+		d->nsyms = d->csyms;
+		d->bbits = est_bits(d->cll, NLL) + est_bits(d->cd, ND);
+		*bstart = *cstart;
+	}
+	for (i = 0; i < NLL; i++)
+		d->fll[i] += d->cll[i];
+	for (i = 0; i < ND; i++)
+		d->fd[i] += d->cd[i];
+	memset(d->cll, 0, sizeof(d->cll));
+	memset(d->cd, 0, sizeof(d->cd));
+	d->csyms = 0;
+	*cstart = upto;
+	if (d->nsyms > 0 && (last || d->nsyms + CHUNK > NSYMS)) {
+		flush_block(d, in + *bstart, (size_t)(upto - *bstart));
+		d->bbits = 0;
+		*bstart = upto;
+	}
+}
+
+/* The first estimate of the costs, before a block has been coded: the
+ * literals' from the frequencies of the first bytes, the fixed codes'
+ * for the rest. */
+static void
+guess_costs(struct bk_deflate *d, const unsigned char *p, size_t n)
+{
+	uint32_t f[256] = {0};
+	uint8_t len[256];
+	size_t i;
+
+	if (n > GUESS)
+		n = GUESS;
+	for (i = 0; i < n; i++)
+		f[p[i]]++;
+	lengths(f, 256, 15, len);
+	for (i = 0; i < 256; i++)
+		d->lcost[i] = len[i] > 0 ? len[i] + 1 : UNSEEN;
+	memcpy(d->lcost + 256, d->fixl + 256, NLL - 256);
+	memcpy(d->dcost, d->fixd, ND);
+}
+
 struct bk_deflate *
 bk_deflate_new(int level)
 {
@@ -590,10 +842,12 @@ bk_deflate_free(struct bk_deflate *d)
 size_t
 bk_deflate_bound(size_t len)
 {
-	/* Every block but the last holds NSYMS symbols, so at least NSYMS
-	 * bytes, and costs at most a stored block's 5 bytes per 65535 and
-	 * 5 for its start; 8 more for the padding at the end. */
-	return len + 5 * (len / 65535 + len / (NSYMS - 1) + 2) + 8;
+	/* Every block but the last holds at least CUT symbols (a block
+	 * starts at a chunk or at a cut in one, a multiple of CUT symbols
+	 * before the chunk's end), so as many bytes; each costs at most a
+	 * stored block's 5 bytes per 65535 and 5 for its start; 8 more for
+	 * the padding at the end. */
+	return len + 5 * (len / 65535 + len / CUT + 2) + 8;
 }
 
 size_t
@@ -601,8 +855,8 @@ bk_deflate_block(struct bk_deflate *d, const unsigned char *in,
     size_t dictlen, size_t len, unsigned char *out)
 {
 	const int32_t end = (int32_t)(dictlen + len);
-	int32_t p, start, bstart, last4 = end - 4, c, c3, q, stop;
-	unsigned plen = 0, pdist = 0, clen, cdist = 0, max, need;
+	int32_t p, start, bstart, cstart, last4 = end - 4, c, c3, q, stop;
+	unsigned plen = 0, pdist = 0, clen, cdist = 0, max, need, beat;
 	int pending = 0;
 
 	d->out = out;
@@ -610,8 +864,12 @@ bk_deflate_block(struct bk_deflate *d, const unsigned char *in,
 	d->acc = 0;
 	d->nacc = 0;
 	d->nsyms = 0;
+	d->csyms = 0;
+	d->bbits = 0;
 	memset(d->fll, 0, sizeof(d->fll));
 	memset(d->fd, 0, sizeof(d->fd));
+	memset(d->cll, 0, sizeof(d->cll));
+	memset(d->cd, 0, sizeof(d->cd));
 	if (len == 0)
 		return 0;
 	memset(d->head, 0xff, sizeof(d->head));
@@ -620,7 +878,8 @@ bk_deflate_block(struct bk_deflate *d, const unsigned char *in,
 	for (p = 0; p < start && p <= last4; p++)
 		enter(d, in, p);
 
-	bstart = start;
+	guess_costs(d, in + start, len);
+	bstart = cstart = start;
 	for (p = start; p < end;) {
 		clen = 0;
 		if (p <= last4) {
@@ -630,16 +889,21 @@ bk_deflate_block(struct bk_deflate *d, const unsigned char *in,
 			max = (unsigned)(end - p) < MAXMATCH ?
 			    (unsigned)(end - p) : MAXMATCH;
 			if (!pending || plen < d->e.lazy) {
-				clen = longest(d, in, p, c, pending &&
-				    plen > 3 ? plen : 3, max, pending &&
-				    plen >= d->e.good ? d->e.chain / 4 :
-				    d->e.chain, &cdist);
-				if (clen <= 3)
+				/* A match at p longer than the one at p - 1
+				 * (which may reach past the end from p), and
+				 * worth its bits. */
+				beat = pending && plen > 3 ? plen : 3;
+				clen = longest(d, in, p, c, beat, max,
+				    pending && plen >= d->e.good ?
+				    d->e.chain / 4 : d->e.chain, &cdist);
+				if (clen <= beat ||
+				    !worth(d, in + p, clen, cdist))
 					clen = 0;
 				if (clen == 0 && (!pending || plen < 3) &&
 				    c3 >= 0 && p - c3 <= FAR3 &&
 				    in[c3] == in[p] && in[c3 + 1] == in[p + 1] &&
-				    in[c3 + 2] == in[p + 2]) {
+				    in[c3 + 2] == in[p + 2] &&
+				    worth(d, in + p, 3, (unsigned)(p - c3))) {
 					clen = 3;
 					cdist = (unsigned)(p - c3);
 				}
@@ -672,17 +936,13 @@ bk_deflate_block(struct bk_deflate *d, const unsigned char *in,
 			pdist = cdist;
 			p++;
 		}
-		if (d->nsyms >= NSYMS - 1) {
-			int32_t upto = pending ? p - 1 : p;
-
-			flush_block(d, in + bstart, (size_t)(upto - bstart));
-			bstart = upto;
-		}
+		if (d->csyms >= CHUNK)
+			end_chunk(d, in, &bstart, &cstart, pending ? p - 1 : p,
+			    0);
 	}
 	if (pending)
 		sym_lit(d, in[p - 1]);
-	if (d->nsyms > 0)
-		flush_block(d, in + bstart, (size_t)(end - bstart));
+	end_chunk(d, in, &bstart, &cstart, end, 1);
 
 	/* To a byte boundary: empty fixed blocks are 10 bits each, an empty
 	 * stored block gets there from anywhere. */
