@@ -642,9 +642,17 @@ flog2(uint32_t x)
 	return (float)e + ((-1.0f / 3) * f + 2) * f - 2.0f / 3;
 }
 
-/* About the bits that n symbols of frequencies f take with a code made for
- * them: their entropy, and a few bits for each symbol used, for the
+/* About the bits that t symbols take with a code made for them, from s,
+ * the sum of f log2 f over their frequencies f, and the number of symbols
+ * used: their entropy, and a few bits for each symbol used, for the
  * code's description. */
+static inline float
+code_bits(uint32_t t, float s, unsigned used)
+{
+	return t == 0 ? 0 : (float)t * flog2(t) - s + SYMBITS * (float)used;
+}
+
+/* The same for n symbols of frequencies f. */
 static float
 est_bits(const uint32_t *f, unsigned n)
 {
@@ -658,7 +666,7 @@ est_bits(const uint32_t *f, unsigned n)
 			s += (float)f[i] * flog2(f[i]);
 			used++;
 		}
-	return t == 0 ? 0 : (float)t * flog2(t) - s + SYMBITS * (float)used;
+	return code_bits(t, s, used);
 }
 
 /* The same for g, into *gb, and for f + g, into *both, in one pass. */
@@ -682,9 +690,8 @@ est_pair(const uint32_t *f, const uint32_t *g, unsigned n, float *gb,
 			ug++;
 		}
 	}
-	*gb += tg == 0 ? 0 : (float)tg * flog2(tg) - sg + SYMBITS * (float)ug;
-	*both += tb == 0 ? 0 : (float)tb * flog2(tb) - sb +
-	    SYMBITS * (float)ub;
+	*gb += code_bits(tg, sg, ug);
+	*both += code_bits(tb, sb, ub);
 }
 
 /* Symbol i's count from the frequencies fll, fd to tll, td. */
