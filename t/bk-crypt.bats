@@ -1055,7 +1055,13 @@ undecryptable() {
 	usage_error -x
 	usage_error -r
 	usage_error -r age1notarecipient
-	usage_error -r "${RB%?}q"
+	# the checksum's last character changed (a key that ends in q
+	# needs another letter, or nothing would change)
+	if [ "${RB: -1}" = q ]; then
+		usage_error -r "${RB%?}p"
+	else
+		usage_error -r "${RB%?}q"
+	fi
 	usage_error -r "$(grep AGE-SECRET "$KB")"
 	usage_error -R "$T/missing"
 	usage_error -d -i "$T/missing"
