@@ -768,9 +768,11 @@ bk_age_encrypt(const struct bk_age_opts *o,
 	uint64_t counter = 0;
 	size_t have, pending = 0;
 	ssize_t n, m;
+	ssize_t (*rd)(int, void *, size_t, const char *, struct bk_err *);
 	int rc = -1, par_up = 0, cur = 0, i;
 
 	memset(st, 0, sizeof(*st));
+	rd = bk_io_bulk(o->in) ? bk_io_read_bulk : bk_io_read_full;
 	for (i = 0; i < 2; i++) {
 		in[i] = malloc(BATCH * BK_AGE_CHUNK);
 		out[i] = malloc(BATCH * ENC_CHUNK);
@@ -807,8 +809,7 @@ bk_age_encrypt(const struct bk_age_opts *o,
 	 * chunk is kept back: it goes to the front of the next batch, and is
 	 * sealed as final only if nothing follows.
 	 */
-	n = bk_io_read_full(o->in, in[cur], BATCH * BK_AGE_CHUNK, "input",
-	    err);
+	n = rd(o->in, in[cur], BATCH * BK_AGE_CHUNK, "input", err);
 	if (n < 0)
 		goto out;
 	have = (size_t)n;
@@ -826,7 +827,7 @@ bk_age_encrypt(const struct bk_age_opts *o,
 		}
 		memcpy(in[!cur], in[cur] + (BATCH - 1) * BK_AGE_CHUNK,
 		    BK_AGE_CHUNK);
-		n = bk_io_read_full(o->in, in[!cur] + BK_AGE_CHUNK,
+		n = rd(o->in, in[!cur] + BK_AGE_CHUNK,
 		    (BATCH - 1) * BK_AGE_CHUNK, "input", err);
 		if ((m = seal_end(&par, b, &counter)) < 0) {
 			bk_err_set(err, BK_EXIT_RUNTIME,

@@ -1,14 +1,16 @@
 /* io.c - full read and write loops. */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "io.h"
 
-ssize_t
-bk_io_read_full(int fd, void *buf, size_t n, const char *what,
+static ssize_t
+read_loop(int fd, void *buf, size_t n, int nap, const char *what,
     struct bk_err *err)
 {
 	char *p = buf;
@@ -27,8 +29,24 @@ bk_io_read_full(int fd, void *buf, size_t n, const char *what,
 			    "read %s", what);
 		}
 		done += (size_t)r;
+		if (nap && done < n)
+			bk_io_nap();	/* it emptied the pipe */
 	}
 	return (ssize_t)done;
+}
+
+ssize_t
+bk_io_read_full(int fd, void *buf, size_t n, const char *what,
+    struct bk_err *err)
+{
+	return read_loop(fd, buf, n, 0, what, err);
+}
+
+ssize_t
+bk_io_read_bulk(int fd, void *buf, size_t n, const char *what,
+    struct bk_err *err)
+{
+	return read_loop(fd, buf, n, 1, what, err);
 }
 
 int
@@ -69,6 +87,28 @@ bk_io_is_fifo(int fd)
 	struct stat st;
 
 	return fstat(fd, &st) == 0 && S_ISFIFO(st.st_mode);
+}
+
+int
+bk_io_bulk(int fd)
+{
+	int size;
+
+	if (!bk_io_is_fifo(fd))
+		return 0;
+	if ((size = fcntl(fd, F_GETPIPE_SZ)) >= BK_IO_BULK_PIPE)
+		return 1;
+	/* Refused beyond /proc/sys/fs/pipe-max-size (1 MiB by default). */
+	size = fcntl(fd, F_SETPIPE_SZ, BK_IO_BULK_PIPE);
+	return size >= BK_IO_BULK_PIPE;
+}
+
+void
+bk_io_nap(void)
+{
+	struct timespec ts = { 0, BK_IO_NAP_US * 1000L };
+
+	(void)nanosleep(&ts, NULL);	/* a signal may cut it short */
 }
 
 ssize_t

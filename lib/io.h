@@ -53,4 +53,26 @@ int	bk_io_close(int fd, const char *what, struct bk_err *err);
 /* Return 1 if fd is an anonymous pipe or a FIFO, 0 otherwise. */
 int	bk_io_is_fifo(int fd);
 
+/*
+ * Reading a pipe in bulk.  A reader that takes each write as it comes is
+ * woken once per write, and a writer that writes 4 KiB at a time (stdio's
+ * buffer on a pipe, as in pg_dump) then costs two context switches every
+ * 4 KiB: more CPU than the copying.  The cure is to let the pipe fill:
+ * bk_io_bulk() makes fd's pipe BK_IO_BULK_PIPE bytes and returns 1 if it
+ * is a pipe that large now (0 otherwise: not a pipe, or the kernel said
+ * no); for such a pipe, bk_io_nap() after a read that emptied it sleeps
+ * BK_IO_NAP_US.  The writer never waits for that: it would need 2 GB/s
+ * to fill the pipe in the time.
+ */
+#define BK_IO_BULK_PIPE	(1024 * 1024)
+#define BK_IO_NAP_US	500
+
+int	bk_io_bulk(int fd);
+void	bk_io_nap(void);
+
+/* bk_io_read_full() with a bk_io_nap() after each read that got less than
+ * was still wanted: for a pipe bk_io_bulk() said yes to. */
+ssize_t	bk_io_read_bulk(int fd, void *buf, size_t n, const char *what,
+	    struct bk_err *err);
+
 #endif

@@ -27,7 +27,6 @@
 #define LINEMAX		1024		/* longest stderr line kept */
 #define DATABUF		(256 * 1024)	/* a read of pg_dump's output */
 #define OUTBUF		(256 * 1024)	/* a write of ours */
-#define PIPEBUF		(1024 * 1024)	/* the pipe from pg_dump */
 #define PROGRESS_MS	100		/* how often its output is counted */
 #define PG_ROOT		"/usr/lib/postgresql"
 
@@ -495,6 +494,7 @@ struct child {
 
 	/* Its stdout read here and rewritten (a custom archive), or not. */
 	int		 datafd;	/* -1: it writes to outfd itself */
+	int		 bulk;		/* datafd is read in bulk (io.h) */
 	int		 outfd;
 	struct bk_pgdump *pd;		/* the rewriter */
 	int		 passthru;	/* it gave up at the header */
@@ -751,6 +751,9 @@ run_child(struct child *c, char *const argv[], int outfd, struct bk_err *err)
 				continue;
 			if (r > 0)
 				take_data(c, data, (size_t)r);
+			/* It emptied the pipe: let pg_dump fill it. */
+			if (r > 0 && r < DATABUF && c->bulk && !c->dfailed)
+				bk_io_nap();
 			if (r <= 0 || c->dfailed) {
 				/* A failed output: the child gets EPIPE. */
 				if (r < 0 && !c->dfailed) {
@@ -959,8 +962,7 @@ logical(const struct bk_pg_opts *o, struct bk_pg_stats *st,
 			free(argv);
 			return bk_err_sys(err, BK_EXIT_RUNTIME, errno, "pipe");
 		}
-		/* A larger pipe: fewer wake-ups (a failure is harmless). */
-		(void)fcntl(dp[0], F_SETPIPE_SZ, PIPEBUF);
+		ch.bulk = bk_io_bulk(dp[0]);
 		if ((ch.obuf = malloc(OUTBUF)) == NULL ||
 		    bk_pgdump_init(&pd, err) < 0 ||
 		    bk_pgdump_rechunk(&pd, data_write, &ch, err) < 0) {

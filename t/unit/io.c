@@ -125,8 +125,16 @@ reap(pid_t pid)
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
 }
 
+typedef ssize_t (*reader_fn)(int, void *, size_t, const char *,
+    struct bk_err *);
+
+/*
+ * The cases every full reader must pass: bk_io_read_full(), and
+ * bk_io_read_bulk() on a pipe made bulk (bulk set), which naps between
+ * its reads.
+ */
 static void
-test_read(void)
+test_reader(reader_fn rd, const char *nm, int bulk)
 {
 	unsigned char *buf;
 	struct bk_err e;
@@ -138,34 +146,42 @@ test_read(void)
 
 	/* Short reads (7-byte writes) are joined into one full read. */
 	xpipe(p);
+	if (bulk)
+		(void)bk_io_bulk(p[0]);
 	pid = feeder(p[0], p[1], 10000, 7, 0);
 	close(p[1]);
 	bk_err_clear(&e);
-	n = bk_io_read_full(p[0], buf, 10000, "stdin", &e);
-	is_int(n, 10000, "read_full joins short reads into 10000 bytes");
-	ok(n == 10000 && check_pattern(buf, 10000), "bytes arrive in order");
-	n = bk_io_read_full(p[0], buf, 100, "stdin", &e);
-	is_int(n, 0, "read_full at end of file returns 0");
+	n = rd(p[0], buf, 10000, "stdin", &e);
+	is_int(n, 10000, "%s joins short reads into 10000 bytes", nm);
+	ok(n == 10000 && check_pattern(buf, 10000), "%s: bytes arrive in "
+	    "order", nm);
+	n = rd(p[0], buf, 100, "stdin", &e);
+	is_int(n, 0, "%s at end of file returns 0", nm);
 	close(p[0]);
-	is_int(reap(pid), 0, "feeder exited cleanly");
+	is_int(reap(pid), 0, "%s: feeder exited cleanly", nm);
 
 	/* End of file before n bytes: fewer bytes, not an error. */
 	xpipe(p);
 	pid = feeder(p[0], p[1], 50, 3, 0);
 	close(p[1]);
-	n = bk_io_read_full(p[0], buf, 100, "stdin", &e);
-	is_int(n, 50, "read_full returns fewer bytes at end of file");
-	ok(n == 50 && check_pattern(buf, 50), "the short tail is intact");
+	n = rd(p[0], buf, 100, "stdin", &e);
+	is_int(n, 50, "%s returns fewer bytes at end of file", nm);
+	ok(n == 50 && check_pattern(buf, 50), "%s: the short tail is intact",
+	    nm);
 	close(p[0]);
 	reap(pid);
 
-	/* Reading a large stream through a 64K pipe, in 1000-byte chunks. */
+	/* A large stream through the pipe, in 4 KiB writes as stdio
+	 * makes them on a pipe (64 KiB, or 1 MiB made bulk). */
 	xpipe(p);
-	pid = feeder(p[0], p[1], BIG, 1000, 0);
+	if (bulk)
+		(void)bk_io_bulk(p[0]);
+	pid = feeder(p[0], p[1], BIG, 4096, 0);
 	close(p[1]);
-	n = bk_io_read_full(p[0], buf, BIG, "stdin", &e);
-	is_int(n, BIG, "read_full reads 1 MiB through a pipe");
-	ok(n == BIG && check_pattern(buf, BIG), "1 MiB arrives intact");
+	n = rd(p[0], buf, BIG, "stdin", &e);
+	is_int(n, BIG, "%s reads 1 MiB of 4 KiB writes", nm);
+	ok(n == BIG && check_pattern(buf, BIG), "%s: 1 MiB arrives intact",
+	    nm);
 	close(p[0]);
 	reap(pid);
 
@@ -174,36 +190,39 @@ test_read(void)
 	if (write(p[1], "0123456789", 10) != 10)
 		abort();
 	alarm(10);
-	n = bk_io_read_full(p[0], buf, 10, "stdin", &e);
+	n = rd(p[0], buf, 10, "stdin", &e);
 	alarm(0);
-	is_int(n, 10, "read_full returns once n bytes are in");
+	is_int(n, 10, "%s returns once n bytes are in", nm);
 	close(p[0]);
 	close(p[1]);
 
-	is_int(bk_io_read_full(0, buf, 0, "stdin", &e), 0,
-	    "read_full of 0 bytes returns 0");
+	is_int(rd(0, buf, 0, "stdin", &e), 0, "%s of 0 bytes returns 0", nm);
 
-	/* EINTR: a signal arrives while read(2) waits. */
+	/* EINTR: a signal arrives while read(2) waits, and (bulk) while it
+	 * naps between 10-byte writes. */
 	xpipe(p);
-	pid = feeder(p[0], p[1], 100, 100, 300);
+	pid = feeder(p[0], p[1], 5000, 10, 300);
 	close(p[1]);
-	interrupt_every(20000);
+	interrupt_every(bulk ? 300 : 20000);
 	bk_err_clear(&e);
-	n = bk_io_read_full(p[0], buf, 100, "stdin", &e);
+	n = rd(p[0], buf, 5000, "stdin", &e);
 	interrupts_off();
-	if (!is_int(n, 100, "read_full retries after EINTR"))
+	if (!is_int(n, 5000, "%s goes on after EINTR", nm))
 		diag("  err \"%s\"", e.msg);
+	ok(n == 5000 && check_pattern(buf, 5000), "%s: interrupted, intact",
+	    nm);
 	close(p[0]);
 	reap(pid);
 
 	/* A read error: -1, BK_EXIT_RUNTIME, the stream named. */
 	fd = open(".", O_RDONLY | O_DIRECTORY);
 	bk_err_clear(&e);
-	n = bk_io_read_full(fd, buf, 100, "the-input", &e);
-	is_int(n, -1, "read_full on a directory fails");
-	is_int(e.code, BK_EXIT_RUNTIME, "read error is BK_EXIT_RUNTIME");
-	ok(strstr(e.msg, "the-input") != NULL, "read error names the stream "
-	    "(\"%s\")", e.msg);
+	n = rd(fd, buf, 100, "the-input", &e);
+	is_int(n, -1, "%s on a directory fails", nm);
+	is_int(e.code, BK_EXIT_RUNTIME, "%s: a read error is "
+	    "BK_EXIT_RUNTIME", nm);
+	ok(strstr(e.msg, "the-input") != NULL, "%s: a read error names the "
+	    "stream (\"%s\")", nm, e.msg);
 	close(fd);
 
 	free(buf);
@@ -363,11 +382,77 @@ test_fifo(void)
 	is_int(bk_io_is_fifo(-1), 0, "is_fifo: invalid fd");
 }
 
+/* The most a pipe may be made by one who is not root. */
+static long
+pipe_max(void)
+{
+	FILE *f = fopen("/proc/sys/fs/pipe-max-size", "r");
+	long v = -1;
+
+	if (f != NULL) {
+		if (fscanf(f, "%ld", &v) != 1)
+			v = -1;
+		fclose(f);
+	}
+	return v;
+}
+
+static void
+test_bulk(void)
+{
+	unsigned char *buf;
+	char path[512];
+	int p[2], sv[2], fd, fl;
+	ssize_t w;
+	size_t off;
+
+	buf = malloc(BIG);
+
+	/* A pipe is made 1 MiB, and takes that much before a writer waits:
+	 * what lets a napping reader leave the writer alone. */
+	xpipe(p);
+	if (geteuid() != 0 && pipe_max() < BK_IO_BULK_PIPE) {
+		is_int(bk_io_bulk(p[0]), 0, "bulk: refused above "
+		    "pipe-max-size");
+		skip(2, "pipe-max-size is below 1 MiB here");
+	} else {
+		is_int(bk_io_bulk(p[0]), 1, "bulk: a pipe");
+		ok(fcntl(p[0], F_GETPIPE_SZ) >= BK_IO_BULK_PIPE,
+		    "bulk: the pipe is 1 MiB now");
+		fl = fcntl(p[1], F_GETFL);
+		fcntl(p[1], F_SETFL, fl | O_NONBLOCK);
+		memset(buf, 'x', BIG);
+		for (off = 0; off < BIG; off += (size_t)w)
+			if ((w = write(p[1], buf + off, BIG - off)) <= 0)
+				break;
+		is_int((long)off, BIG, "bulk: 1 MiB written without waiting");
+	}
+	is_int(bk_io_bulk(p[0]), 1, "bulk: asked again, still yes");
+	close(p[0]);
+	close(p[1]);
+
+	snprintf(path, sizeof(path), "%s/bulkfile", tap_tmpdir());
+	fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	is_int(bk_io_bulk(fd), 0, "bulk: not a regular file");
+	close(fd);
+	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0) {
+		is_int(bk_io_bulk(sv[0]), 0, "bulk: not a socket");
+		close(sv[0]);
+		close(sv[1]);
+	} else
+		skip(1, "socketpair failed");
+	is_int(bk_io_bulk(-1), 0, "bulk: not a bad descriptor");
+
+	free(buf);
+}
+
 int
 main(void)
 {
-	test_read();
+	test_reader(bk_io_read_full, "read_full", 0);
 	test_write();
 	test_fifo();
+	test_bulk();
+	test_reader(bk_io_read_bulk, "read_bulk", 1);
 	return done_testing();
 }
