@@ -862,7 +862,8 @@ bk_deflate_block(struct bk_deflate *d, const unsigned char *in,
     size_t dictlen, size_t len, unsigned char *out)
 {
 	const int32_t end = (int32_t)(dictlen + len);
-	int32_t p, start, bstart, cstart, last4 = end - 4, c, c3, q, stop;
+	int32_t p, start, bstart, cstart, last4 = end - 4, c, c3, q, qmax;
+	int32_t stop;
 	unsigned plen = 0, pdist = 0, clen, cdist = 0, max, need, beat;
 	int pending = 0;
 
@@ -927,9 +928,14 @@ bk_deflate_block(struct bk_deflate *d, const unsigned char *in,
 			 * goes in all the same, so that a run that goes on
 			 * is found at distance 1. */
 			stop = p - 1 + (int32_t)plen;
-			for (q = p + 1; q < stop - 1 && q <= last4; q++)
+			qmax = stop - 2 < last4 ? stop - 2 : last4;
+			for (q = p + 1; q <= qmax; q++) {
 				if (load32(in + q) != load32(in + q - 1))
 					enter(d, in, q);
+				else	/* on to the run's last four bytes */
+					q += (int32_t)common(in + q + 4,
+					    in + q + 3, (unsigned)(qmax - q));
+			}
 			if (q == stop - 1 && q <= last4)
 				enter(d, in, q);
 			p = stop;

@@ -88,7 +88,7 @@ main(void)
 	long a, b;
 	unsigned long f0, f1, t;
 
-	plan(21);
+	plan(22);
 	d = bk_deflate_new(6);
 	ok(d != NULL, "new");
 	ok(bk_deflate_new(3) == NULL && bk_deflate_new(10) == NULL,
@@ -291,6 +291,36 @@ main(void)
 		ok(roundtrip(exact, 0, 8) > 0 && roundtrip(exact, 2, 6) > 0,
 		    "a match up to the end of the input");
 		free(exact);
+	}
+
+	/* Runs of one byte value inside matches, skipped over when their
+	 * positions go into the chains: "q7Zk" and a run, twice, so that
+	 * the second is a match with the run inside; for every run length
+	 * up to past a whole match, ending the input (an exact-size
+	 * buffer: nothing is read past it) or followed by other bytes. */
+	{
+		size_t len, half, tail;
+		int good = 1;
+
+		for (len = 1; len <= 300 && good; len++)
+			for (tail = 0; tail <= 5 && good; tail += 5) {
+				unsigned char *x;
+
+				half = 4 + len;
+				x = malloc(2 * half + tail);
+				memcpy(x, "q7Zk", 4);
+				memset(x + 4, '0', len);
+				memcpy(x + half, x, half);
+				memcpy(x + 2 * half, "!.,;:", tail);
+				good = roundtrip(x, 0, 2 * half + tail) > 0 &&
+				    roundtrip(x, half, half + tail) > 0;
+				if (!good)
+					diag("run of %zu, %zu bytes after", len,
+					    tail);
+				free(x);
+			}
+		ok(good, "runs of 1 to 300 bytes inside matches, at the end "
+		    "of the input and before other bytes");
 	}
 
 	/* The length-3 matches, near and far. */
