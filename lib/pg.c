@@ -622,13 +622,21 @@ data_flush(struct child *c, struct bk_err *err)
 }
 
 /* Output, in writes of OUTBUF bytes: one write for each of the
- * rewriter's small pieces would wake the reader as often. */
+ * rewriter's small pieces would wake the reader as often.  A piece that
+ * large by itself (the gathered chunks) goes out as it is, uncopied. */
 static int
 data_write(void *arg, const void *buf, size_t n, struct bk_err *err)
 {
 	struct child *c = arg;
 	size_t k;
 
+	if (n >= OUTBUF) {
+		if (data_flush(c, err) < 0 ||
+		    bk_io_write_all(c->outfd, buf, n, "output", err) < 0)
+			return -1;
+		c->out += n;
+		return 0;
+	}
 	while (n > 0) {
 		k = OUTBUF - c->olen < n ? OUTBUF - c->olen : n;
 		memcpy(c->obuf + c->olen, buf, k);
