@@ -768,11 +768,11 @@ bk_age_encrypt(const struct bk_age_opts *o,
 	uint64_t counter = 0;
 	size_t have, pending = 0;
 	ssize_t n, m;
-	ssize_t (*rd)(int, void *, size_t, const char *, struct bk_err *);
+	bk_io_read_fn rd;
 	int rc = -1, par_up = 0, cur = 0, i;
 
 	memset(st, 0, sizeof(*st));
-	rd = bk_io_bulk(o->in) ? bk_io_read_bulk : bk_io_read_full;
+	rd = bk_io_reader(o->in);
 	for (i = 0; i < 2; i++) {
 		in[i] = malloc(BATCH * BK_AGE_CHUNK);
 		out[i] = malloc(BATCH * ENC_CHUNK);

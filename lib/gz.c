@@ -104,7 +104,7 @@ struct cz {
 	uint64_t	 taken;		/* blocks handed to workers */
 	int		 eof;		/* no more blocks will be read */
 	int		 failed;	/* stop everything */
-	int		 bulk;		/* the input is read in bulk (io.h) */
+	bk_io_read_fn	 rd;		/* how the input is read (io.h) */
 	struct bk_err	 err;		/* the first failure */
 	uint32_t	 crc;		/* of the whole input */
 	uint64_t	 out;		/* bytes written */
@@ -287,8 +287,7 @@ cz_read(struct cz *z, uint64_t *total)
 			return -1;
 		}
 		pthread_mutex_unlock(&z->mu);
-		n = (z->bulk ? bk_io_read_bulk : bk_io_read_full)(o->in,
-		    s->in + DICT, o->block, "input", &e);
+		n = z->rd(o->in, s->in + DICT, o->block, "input", &e);
 		if (n < 0) {
 			cz_fail(z, &e);
 			return -1;
@@ -383,7 +382,7 @@ bk_gz_compress(const struct bk_gz_opts *o, struct bk_gz_stats *st,
 	memset(&z, 0, sizeof(z));
 	z.o = o;
 	z.nslots = 2 * o->threads + 2;
-	z.bulk = bk_io_bulk(o->in);
+	z.rd = bk_io_reader(o->in);
 	pthread_mutex_init(&z.mu, NULL);
 	pthread_cond_init(&z.cv, NULL);
 	workers = calloc(o->threads, sizeof(*workers));

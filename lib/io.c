@@ -103,6 +103,12 @@ bk_io_bulk(int fd)
 	return size >= BK_IO_BULK_PIPE;
 }
 
+bk_io_read_fn
+bk_io_reader(int fd)
+{
+	return bk_io_bulk(fd) ? bk_io_read_bulk : bk_io_read_full;
+}
+
 void
 bk_io_nap(void)
 {

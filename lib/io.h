@@ -75,4 +75,10 @@ void	bk_io_nap(void);
 ssize_t	bk_io_read_bulk(int fd, void *buf, size_t n, const char *what,
 	    struct bk_err *err);
 
+/* The reader for a stream: bk_io_read_bulk() if bk_io_bulk(fd) says yes,
+ * else bk_io_read_full(). */
+typedef ssize_t (*bk_io_read_fn)(int, void *, size_t, const char *,
+    struct bk_err *);
+bk_io_read_fn	bk_io_reader(int fd);
+
 #endif

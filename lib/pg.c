@@ -608,15 +608,24 @@ child_progress(struct child *c, pid_t pid, int force)
 static void	note(const struct bk_pg_opts *, int, const char *, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* Write n bytes of buf to the output, and count them. */
+static int
+data_put(struct child *c, const void *buf, size_t n, struct bk_err *err)
+{
+	if (bk_io_write_all(c->outfd, buf, n, "output", err) < 0)
+		return -1;
+	c->out += n;
+	return 0;
+}
+
 /* Write what data_write() gathered. */
 static int
 data_flush(struct child *c, struct bk_err *err)
 {
 	if (c->olen == 0)
 		return 0;
-	if (bk_io_write_all(c->outfd, c->obuf, c->olen, "output", err) < 0)
+	if (data_put(c, c->obuf, c->olen, err) < 0)
 		return -1;
-	c->out += c->olen;
 	c->olen = 0;
 	return 0;
 }
@@ -630,13 +639,8 @@ data_write(void *arg, const void *buf, size_t n, struct bk_err *err)
 	struct child *c = arg;
 	size_t k;
 
-	if (n >= OUTBUF) {
-		if (data_flush(c, err) < 0 ||
-		    bk_io_write_all(c->outfd, buf, n, "output", err) < 0)
-			return -1;
-		c->out += n;
-		return 0;
-	}
+	if (n >= OUTBUF)
+		return data_flush(c, err) < 0 ? -1 : data_put(c, buf, n, err);
 	while (n > 0) {
 		k = OUTBUF - c->olen < n ? OUTBUF - c->olen : n;
 		memcpy(c->obuf + c->olen, buf, k);

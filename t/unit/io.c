@@ -125,16 +125,13 @@ reap(pid_t pid)
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
 }
 
-typedef ssize_t (*reader_fn)(int, void *, size_t, const char *,
-    struct bk_err *);
-
 /*
  * The cases every full reader must pass: bk_io_read_full(), and
  * bk_io_read_bulk() on a pipe made bulk (bulk set), which naps between
  * its reads.
  */
 static void
-test_reader(reader_fn rd, const char *nm, int bulk)
+test_reader(bk_io_read_fn rd, const char *nm, int bulk)
 {
 	unsigned char *buf;
 	struct bk_err e;
@@ -339,22 +336,48 @@ test_write(void)
 	free(buf);
 }
 
+/* f says 0 of whatever is not a pipe: a file, /dev/null, a directory, a
+ * socket, a bad descriptor. */
+static void
+not_pipes(int (*f)(int), const char *nm)
+{
+	char path[512];
+	int sv[2], fd;
+
+	snprintf(path, sizeof(path), "%s/file", tap_tmpdir());
+	fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	is_int(f(fd), 0, "%s: regular file", nm);
+	close(fd);
+
+	fd = open("/dev/null", O_RDONLY);
+	is_int(f(fd), 0, "%s: /dev/null", nm);
+	close(fd);
+
+	fd = open(".", O_RDONLY | O_DIRECTORY);
+	is_int(f(fd), 0, "%s: directory", nm);
+	close(fd);
+
+	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0) {
+		is_int(f(sv[0]), 0, "%s: socket", nm);
+		close(sv[0]);
+		close(sv[1]);
+	} else
+		skip(1, "socketpair failed");
+
+	is_int(f(-1), 0, "%s: invalid fd", nm);
+}
+
 static void
 test_fifo(void)
 {
 	char path[512];
-	int p[2], sv[2], fd;
+	int p[2], fd;
 
 	xpipe(p);
 	is_int(bk_io_is_fifo(p[0]), 1, "is_fifo: pipe read end");
 	is_int(bk_io_is_fifo(p[1]), 1, "is_fifo: pipe write end");
 	close(p[0]);
 	close(p[1]);
-
-	snprintf(path, sizeof(path), "%s/file", tap_tmpdir());
-	fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
-	is_int(bk_io_is_fifo(fd), 0, "is_fifo: regular file");
-	close(fd);
 
 	snprintf(path, sizeof(path), "%s/fifo", tap_tmpdir());
 	if (mkfifo(path, 0600) == 0 &&
@@ -364,22 +387,7 @@ test_fifo(void)
 	} else
 		skip(1, "mkfifo failed");
 
-	fd = open("/dev/null", O_RDONLY);
-	is_int(bk_io_is_fifo(fd), 0, "is_fifo: /dev/null");
-	close(fd);
-
-	fd = open(".", O_RDONLY | O_DIRECTORY);
-	is_int(bk_io_is_fifo(fd), 0, "is_fifo: directory");
-	close(fd);
-
-	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0) {
-		is_int(bk_io_is_fifo(sv[0]), 0, "is_fifo: socket");
-		close(sv[0]);
-		close(sv[1]);
-	} else
-		skip(1, "socketpair failed");
-
-	is_int(bk_io_is_fifo(-1), 0, "is_fifo: invalid fd");
+	not_pipes(bk_io_is_fifo, "is_fifo");
 }
 
 /* The most a pipe may be made by one who is not root. */
@@ -401,8 +409,7 @@ static void
 test_bulk(void)
 {
 	unsigned char *buf;
-	char path[512];
-	int p[2], sv[2], fd, fl;
+	int p[2], fl;
 	ssize_t w;
 	size_t off;
 
@@ -431,17 +438,7 @@ test_bulk(void)
 	close(p[0]);
 	close(p[1]);
 
-	snprintf(path, sizeof(path), "%s/bulkfile", tap_tmpdir());
-	fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
-	is_int(bk_io_bulk(fd), 0, "bulk: not a regular file");
-	close(fd);
-	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0) {
-		is_int(bk_io_bulk(sv[0]), 0, "bulk: not a socket");
-		close(sv[0]);
-		close(sv[1]);
-	} else
-		skip(1, "socketpair failed");
-	is_int(bk_io_bulk(-1), 0, "bulk: not a bad descriptor");
+	not_pipes(bk_io_bulk, "bulk");
 
 	free(buf);
 }
